@@ -1,0 +1,53 @@
+// Registers the client verbs on the shared CLI::App and dispatches to the one parsed.
+#include "cli/commands.h"
+
+#include <exception>
+#include <iostream>
+
+#include "cli/output.h"
+#include "cli/verbs.h"
+
+namespace nimbus::cli {
+
+void addClientCommands(CLI::App& app) {
+  addDeployCommand(app);
+  addInvokeCommand(app);
+  addFunctionCommands(app);
+  addLogsCommand(app);
+}
+
+std::optional<int> runSelected(CLI::App& app) {
+  auto selected = [&app](const char* name) -> const CLI::App* {
+    return app.got_subcommand(name) ? app.get_subcommand(name) : nullptr;
+  };
+  try {
+    if (const CLI::App* sub = selected("deploy")) {
+      return runDeploy(readCommonOptions(*sub), readDeployOptions(*sub));
+    }
+    if (const CLI::App* sub = selected("invoke")) {
+      return runInvoke(readCommonOptions(*sub), readInvokeOptions(*sub));
+    }
+    if (const CLI::App* sub = selected("ls")) {
+      return runList(readCommonOptions(*sub), flagGiven(*sub, "--json"));
+    }
+    if (const CLI::App* sub = selected("get")) {
+      return runGet(readCommonOptions(*sub), optionValue(*sub, "name").value_or(""),
+                    optionValue(*sub, "--qualifier"));
+    }
+    if (const CLI::App* sub = selected("rm")) {
+      return runRemove(readCommonOptions(*sub), optionValue(*sub, "name").value_or(""),
+                       optionValue(*sub, "--qualifier"));
+    }
+    if (const CLI::App* sub = selected("logs")) {
+      return runLogs(readCommonOptions(*sub), readLogsOptions(*sub));
+    }
+  } catch (const std::exception& e) {
+    // Errors travel as values; this catches what libraries still throw (allocation,
+    // CLI11 conversions) so the user gets a message rather than std::terminate.
+    std::cerr << "error: " << e.what() << "\n";
+    return kExitFailure;
+  }
+  return std::nullopt;
+}
+
+}  // namespace nimbus::cli

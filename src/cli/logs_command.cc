@@ -1,0 +1,92 @@
+// `nimbus logs`: prints a function's log lines from the native /v1 API and, with
+// --follow, keeps polling from where the last answer ended. Ctrl-C ends it the default
+// way, like `tail -f`; there is no state to flush.
+#include <boost/json.hpp>
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "cli/output.h"
+#include "cli/verbs.h"
+
+namespace nimbus::cli {
+namespace {
+
+namespace json = boost::json;
+
+constexpr auto kPollInterval = std::chrono::seconds(1);
+
+std::optional<int64_t> asInt64(const json::value& value) {
+  if (value.is_int64()) return value.get_int64();
+  if (value.is_uint64()) return static_cast<int64_t>(value.get_uint64());
+  if (value.is_double()) return static_cast<int64_t>(value.get_double());
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<LogPage> parseLogPage(std::string_view body) {
+  boost::system::error_code ec;
+  json::value value = json::parse(body, ec);
+  if (ec || !value.is_object()) {
+    return makeError(ErrorCode::kInternal, "unexpected logs response (not a JSON object): " +
+                                               std::string(body.substr(0, 200)));
+  }
+  const json::object& object = value.get_object();
+  LogPage page;
+  if (const json::value* events = object.if_contains("events"); events && events->is_array()) {
+    for (const json::value& event : events->get_array()) {
+      const json::value* message =
+          event.is_object() ? event.get_object().if_contains("message") : nullptr;
+      if (message == nullptr || !message->is_string()) continue;
+      std::string line(message->get_string());
+      while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+      page.messages.push_back(std::move(line));
+    }
+  }
+  if (const json::value* next = object.if_contains("next_since")) page.next_since = asInt64(*next);
+  return page;
+}
+
+void addLogsCommand(CLI::App& app) {
+  CLI::App* sub = app.add_subcommand("logs", "Print a function's log lines");
+  sub->add_option("name", "function name")->required();
+  sub->add_option("-n,--limit", "how many recent lines (default 100)")->check(positiveInt());
+  sub->add_flag("-f,--follow")->description("keep printing new lines until interrupted");
+  addCommonOptions(*sub, true);
+}
+
+LogsOptions readLogsOptions(const CLI::App& sub) {
+  LogsOptions options;
+  options.name = optionValue(sub, "name").value_or("");
+  if (auto limit = intOptionValue(sub, "--limit")) options.limit = *limit;
+  options.follow = flagGiven(sub, "--follow");
+  return options;
+}
+
+int runLogs(const CommonOptions& common, const LogsOptions& options) {
+  auto client = openClient(common, processEnv());
+  if (!client.ok()) return reportError(client.error());
+  const std::string base = "/v1/functions/" + percentEncode(options.name) +
+                           "/logs?limit=" + std::to_string(options.limit);
+  std::optional<int64_t> since;
+  while (true) {
+    std::string target = base;
+    if (since) target += "&since=" + std::to_string(*since);
+    auto response = client->send("GET", target);
+    if (!response.ok()) return reportError(response.error());
+    if (!response->ok()) return reportApiError(*response);
+    auto page = parseLogPage(response->body);
+    if (!page.ok()) return reportError(page.error());
+    for (const std::string& line : page->messages) std::cout << line << "\n";
+    std::cout.flush();
+    if (page->next_since) since = page->next_since;
+    if (!options.follow) return kExitOk;
+    // A full page means more lines are waiting: fetch them now rather than falling
+    // further behind a busy function.
+    bool full = page->messages.size() >= static_cast<size_t>(options.limit);
+    if (!full || !page->next_since) std::this_thread::sleep_for(kPollInterval);
+  }
+}
+
+}  // namespace nimbus::cli

@@ -1,0 +1,24 @@
+// The Invoke operation on the HTTP data plane: POST /2015-03-31/functions/{f}/invocations
+// with RequestResponse, Event and DryRun, log tails, client context and trace headers.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include "http/router.h"
+#include "invoke/invoker.h"
+
+namespace nimbus::gateway {
+
+inline constexpr size_t kMaxSyncPayload = 6 * 1024 * 1024;  // 6,291,456 bytes
+inline constexpr size_t kMaxAsyncPayload = 1024 * 1024;     // 1 MB
+inline constexpr size_t kLogTailBytes = 4096;
+
+void addInvokeRoutes(http::Router& router, invoke::Invoker& invoker,
+                     boost::asio::io_context& ioc);
+
+// The last 4 KB of a log, cut at a line or UTF-8 boundary where possible.
+std::string logTail(const std::string& log, size_t max_bytes = kLogTailBytes);
+// A new X-Ray style trace header: Root=1-<8 hex secs>-<24 hex>;Sampled=0
+std::string newTraceId();
+
+}  // namespace nimbus::gateway

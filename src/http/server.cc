@@ -1,0 +1,210 @@
+// HTTP/1.1 session handling. Errors on one connection never reach another: every
+// failure ends in a logged close, never an exception out of the coroutine.
+#include "http/server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+
+#include "base/log.h"
+
+namespace nimbus::http {
+
+namespace {
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+}
+
+struct Server::Connection {
+  explicit Connection(asio::ip::tcp::socket s) : stream(std::move(s)) {}
+  beast::tcp_stream stream;
+  std::atomic<bool> in_handler{false};
+};
+
+Server::Server(asio::io_context& ioc, Handler handler, ServerOptions options)
+    : ioc_(ioc),
+      handler_(std::move(handler)),
+      options_(std::move(options)),
+      acceptor_(asio::make_strand(ioc)) {}
+
+Server::~Server() = default;
+
+Result<asio::ip::tcp::endpoint> Server::listen(const asio::ip::tcp::endpoint& endpoint) {
+  boost::system::error_code ec;
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return makeError(ErrorCode::kInternal,
+                     "listen on " + endpoint.address().to_string() + ":" +
+                         std::to_string(endpoint.port()) + ": " + ec.message(),
+                     ec.value());
+  }
+  auto bound = acceptor_.local_endpoint(ec);
+  asio::co_spawn(acceptor_.get_executor(), acceptLoop(), asio::detached);
+  return bound;
+}
+
+void Server::stop() {
+  if (stopping_.exchange(true)) return;
+  asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+    boost::system::error_code ec;
+    self->acceptor_.close(ec);
+  });
+  std::lock_guard lock(conns_mutex_);
+  for (const auto& conn : conns_) {
+    asio::post(conn->stream.get_executor(), [conn] {
+      if (!conn->in_handler) {
+        boost::system::error_code ec;
+        conn->stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+        conn->stream.socket().close(ec);
+      }
+    });
+  }
+}
+
+asio::awaitable<void> Server::acceptLoop() {
+  auto self = shared_from_this();
+  while (!stopping_) {
+    auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(ioc_), kTuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || stopping_) break;
+      log::warn(options_.name, "accept failed", {{"error", ec.message()}});
+      continue;
+    }
+    boost::system::error_code nd_ec;
+    socket.set_option(asio::ip::tcp::no_delay(true), nd_ec);
+    auto conn = std::make_shared<Connection>(std::move(socket));
+    {
+      std::lock_guard lock(conns_mutex_);
+      conns_.insert(conn);
+    }
+    asio::co_spawn(conn->stream.get_executor(), session(conn), asio::detached);
+  }
+}
+
+asio::awaitable<void> Server::session(std::shared_ptr<Connection> conn) {
+  auto self = shared_from_this();
+  beast::flat_buffer buffer;
+  try {
+    while (!stopping_ && co_await serveOne(*conn, buffer)) {
+    }
+  } catch (const std::exception& e) {
+    log::error(options_.name, "session failed", {{"error", e.what()}});
+  }
+  boost::system::error_code ec;
+  conn->stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  conn->stream.socket().close(ec);
+  std::lock_guard lock(conns_mutex_);
+  conns_.erase(conn);
+}
+
+Response Server::errorResponse(Status status, const std::string& message, unsigned version) {
+  Response res;
+  if (options_.error_response) {
+    res = options_.error_response(status, message);
+  } else {
+    res.result(status);
+    res.set(bhttp::field::content_type, "text/plain");
+    res.body() = message;
+  }
+  res.version(version);
+  res.keep_alive(false);
+  res.prepare_payload();
+  return res;
+}
+
+// Reads, handles and answers one request; returns whether to keep the connection.
+asio::awaitable<bool> Server::serveOne(Connection& conn, beast::flat_buffer& buffer) {
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
+  parser.body_limit(options_.body_limit);
+
+  conn.stream.expires_after(options_.idle_timeout);
+  auto [hec, hn] = co_await bhttp::async_read_header(conn.stream, buffer, parser, kTuple);
+  if (hec) {
+    if (hec == bhttp::error::end_of_stream || hec == asio::error::operation_aborted ||
+        hec == beast::error::timeout || hec == asio::error::connection_reset ||
+        hec == asio::error::eof) {
+      co_return false;
+    }
+    auto status = hec == bhttp::error::header_limit ? Status::request_header_fields_too_large
+                                                     : Status::bad_request;
+    log::info(options_.name, "malformed request", {{"error", hec.message()}});
+    auto res = errorResponse(status, "Malformed HTTP request: " + hec.message(), 11);
+    conn.stream.expires_after(std::chrono::seconds(5));
+    co_await bhttp::async_write(conn.stream, res, kTuple);
+    co_return false;
+  }
+
+  auto& header = parser.get();
+  if (beast::iequals(header[bhttp::field::expect], "100-continue")) {
+    if (parser.content_length() && *parser.content_length() > options_.body_limit) {
+      // Refuse before the client sends the body at all.
+      auto res = errorResponse(Status::payload_too_large,
+                               "Request must be smaller than " +
+                                   std::to_string(options_.body_limit) + " bytes",
+                               header.version());
+      co_await bhttp::async_write(conn.stream, res, kTuple);
+      co_return false;
+    }
+    bhttp::response<bhttp::empty_body> cont{Status::continue_, header.version()};
+    auto [cec, cn] = co_await bhttp::async_write(conn.stream, cont, kTuple);
+    if (cec) co_return false;
+  }
+
+  conn.stream.expires_after(options_.read_timeout);
+  auto [bec, bn] = co_await bhttp::async_read(conn.stream, buffer, parser, kTuple);
+  if (bec) {
+    if (bec == bhttp::error::body_limit) {
+      auto res = errorResponse(Status::payload_too_large,
+                               "Request must be smaller than " +
+                                   std::to_string(options_.body_limit) + " bytes",
+                               header.version());
+      co_await bhttp::async_write(conn.stream, res, kTuple);
+      co_return false;
+    }
+    if (bec == bhttp::error::partial_message || bec == beast::error::timeout ||
+        bec == asio::error::eof || bec == asio::error::connection_reset ||
+        bec == asio::error::operation_aborted) {
+      co_return false;
+    }
+    log::info(options_.name, "malformed request body", {{"error", bec.message()}});
+    auto res = errorResponse(Status::bad_request, "Malformed HTTP request: " + bec.message(),
+                             header.version());
+    co_await bhttp::async_write(conn.stream, res, kTuple);
+    co_return false;
+  }
+
+  Request req = parser.release();
+  RequestInfo info;
+  boost::system::error_code ec;
+  info.remote = conn.stream.socket().remote_endpoint(ec);
+  info.local = conn.stream.socket().local_endpoint(ec);
+
+  // The handler may wait for a long time (Runtime API long-poll, a 15-minute
+  // invocation): no I/O deadline while it runs.
+  conn.stream.expires_never();
+  conn.in_handler = true;
+  ++in_flight_;
+  Response res;
+  try {
+    res = co_await handler_(req, info);
+  } catch (const std::exception& e) {
+    log::error(options_.name, "handler threw", {{"error", e.what()}});
+    res = errorResponse(Status::internal_server_error, "Internal error", req.version());
+  }
+  --in_flight_;
+  conn.in_handler = false;
+
+  bool keep = req.keep_alive() && res.keep_alive() && !stopping_;
+  res.keep_alive(keep);
+  conn.stream.expires_after(options_.read_timeout);
+  auto [wec, wn] = co_await bhttp::async_write(conn.stream, res, kTuple);
+  co_return !wec && keep;
+}
+
+}  // namespace nimbus::http

@@ -1,0 +1,50 @@
+// The stored shape of a function version: what CreateFunction sets and every later
+// stage (pool, runtime, gateway) reads. Plain values, no behaviour beyond validation.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+
+namespace nimbus::model {
+
+inline constexpr const char* kLatest = "$LATEST";
+inline constexpr int kMinMemoryMb = 128;
+inline constexpr int kMaxMemoryMb = 10240;
+inline constexpr int kDefaultMemoryMb = 128;
+inline constexpr int kMinTimeoutS = 1;
+inline constexpr int kMaxTimeoutS = 900;
+inline constexpr int kDefaultTimeoutS = 3;
+inline constexpr size_t kMaxEnvironmentBytes = 4096;
+inline constexpr int kDefaultEphemeralMb = 512;
+
+struct FunctionConfig {
+  std::string name;
+  std::string version = kLatest;  // "$LATEST" or "1", "2", ...
+  std::string runtime;            // python3.11 | nodejs20.x | provided | provided.al2023
+  std::string handler;
+  std::string role;
+  std::string description;
+  int memory_mb = kDefaultMemoryMb;
+  int timeout_s = kDefaultTimeoutS;
+  int ephemeral_storage_mb = kDefaultEphemeralMb;
+  std::map<std::string, std::string> environment;
+  std::string code_sha256_b64;  // Lambda's CodeSha256: base64 of sha256(zip)
+  std::string code_digest_hex;  // content address of the unpacked code
+  int64_t code_size = 0;        // bytes of the zip
+  int64_t last_modified_ms = 0;
+  std::string revision_id;  // changes on every update; instances of an older one retire
+};
+
+bool isSupportedRuntime(const std::string& runtime);
+bool isProvidedRuntime(const std::string& runtime);
+const std::vector<std::string>& supportedRuntimes();
+
+// Checks ranges and formats Lambda checks server-side (maximums, enums, patterns).
+Result<void> validate(const FunctionConfig& config);
+bool isValidFunctionName(const std::string& name);
+
+}  // namespace nimbus::model

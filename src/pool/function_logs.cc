@@ -1,0 +1,38 @@
+// In-memory function log ring.
+#include "pool/function_logs.h"
+
+#include "base/time.h"
+
+namespace nimbus::pool {
+
+void FunctionLogs::append(const std::string& function, const std::string& request_id,
+                          std::string message) {
+  if (message.size() > max_line_bytes_) {
+    message.resize(max_line_bytes_);
+    message += "... [truncated]";
+  }
+  std::lock_guard lock(mutex_);
+  auto& q = lines_[function];
+  q.push_back(LogEvent{systemNowMillis(), next_seq_++, request_id, std::move(message)});
+  while (q.size() > max_lines_) q.pop_front();
+}
+
+std::vector<LogEvent> FunctionLogs::read(const std::string& function, int64_t after_seq,
+                                         size_t limit) const {
+  std::lock_guard lock(mutex_);
+  std::vector<LogEvent> out;
+  auto it = lines_.find(function);
+  if (it == lines_.end()) return out;
+  for (const auto& e : it->second) {
+    if (e.seq > after_seq) out.push_back(e);
+  }
+  if (out.size() > limit) out.erase(out.begin(), out.end() - static_cast<long>(limit));
+  return out;
+}
+
+void FunctionLogs::drop(const std::string& function) {
+  std::lock_guard lock(mutex_);
+  lines_.erase(function);
+}
+
+}  // namespace nimbus::pool

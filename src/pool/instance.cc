@@ -1,0 +1,383 @@
+// Instance lifecycle: launch, hand-off of one event, timeout, output capture, exit.
+#include "pool/instance.h"
+
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <cmath>
+#include <cstdio>
+
+#include "base/encoding.h"
+#include "base/log.h"
+#include "base/time.h"
+#include "pool/invocation_report.h"
+
+namespace nimbus::pool {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using model::Outcome;
+
+namespace {
+constexpr size_t kMaxCaptureBytes = 256 * 1024;  // per invocation; the tail is what counts
+
+std::vector<std::string> buildEnvironment(const model::FunctionConfig& c,
+                                          const std::filesystem::path& code_dir,
+                                          const std::filesystem::path& runtime_dir,
+                                          const std::string& runtime_api,
+                                          const std::string& region, const std::string& id) {
+  std::map<std::string, std::string> env = c.environment;
+  // Reserved variables win over the function's own, as in Lambda.
+  env["AWS_LAMBDA_FUNCTION_NAME"] = c.name;
+  env["AWS_LAMBDA_FUNCTION_VERSION"] = c.version;
+  env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = std::to_string(c.memory_mb);
+  env["AWS_LAMBDA_RUNTIME_API"] = runtime_api;
+  env["AWS_LAMBDA_LOG_GROUP_NAME"] = "/aws/lambda/" + c.name;
+  std::string day = formatIso8601Millis(systemNowMillis()).substr(0, 10);
+  for (auto& ch : day) {
+    if (ch == '-') ch = '/';
+  }
+  env["AWS_LAMBDA_LOG_STREAM_NAME"] = day + "/[" + c.version + "]" + id;
+  env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "on-demand";
+  env["AWS_EXECUTION_ENV"] = "AWS_Lambda_" + c.runtime;
+  env["AWS_REGION"] = region;
+  env["AWS_DEFAULT_REGION"] = region;
+  env["LAMBDA_TASK_ROOT"] = code_dir.string();
+  env["LAMBDA_RUNTIME_DIR"] = runtime_dir.string();
+  env["_HANDLER"] = c.handler;
+  env["TZ"] = ":UTC";
+  env["LANG"] = "en_US.UTF-8";
+  env["PATH"] = "/usr/local/bin:/usr/bin:/bin:/opt/bin";
+  env["LD_LIBRARY_PATH"] = code_dir.string() + ":" + code_dir.string() + "/lib:/opt/lib";
+  if (c.runtime == "nodejs20.x" && !env.count("NODE_OPTIONS")) {
+    // node cannot see a memory limit; size its heap from MemorySize as Lambda does.
+    env["NODE_OPTIONS"] = "--max-old-space-size=" + std::to_string(c.memory_mb * 85 / 100);
+  }
+  std::vector<std::string> out;
+  out.reserve(env.size());
+  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  return out;
+}
+
+std::string shortId() { return hexEncode(randomBytes(8)); }
+}  // namespace
+
+Instance::Instance(asio::io_context& ioc, const model::FunctionConfig& config,
+                   FunctionLogs& logs)
+    : ioc_(ioc),
+      config_(config),
+      logs_(logs),
+      id_(shortId()),
+      channel_(std::make_shared<runtime_api::Channel>()),
+      strand_(asio::make_strand(ioc)),
+      timer_(strand_) {}
+
+Instance::~Instance() {
+  if (output_) {
+    boost::system::error_code ec;
+    output_->close(ec);
+  }
+  if (exit_watch_) {
+    boost::system::error_code ec;
+    exit_watch_->close(ec);
+  }
+}
+
+Result<std::shared_ptr<Instance>> Instance::start(asio::io_context& ioc,
+                                                  sandbox::ProcessLauncher& launcher,
+                                                  const model::FunctionConfig& config,
+                                                  const std::filesystem::path& code_dir,
+                                                  const InstanceSettings& settings,
+                                                  FunctionLogs& logs) {
+  std::shared_ptr<Instance> inst(new Instance(ioc, config, logs));
+  inst->endpoint_ = std::make_unique<runtime_api::Endpoint>(ioc, inst->channel_, inst->id_);
+  auto api = inst->endpoint_->start(settings.runtime_host);
+  if (!api) return api.error().withContext("runtime API endpoint");
+
+  std::filesystem::path runtime_dir = settings.runtimes_dir / config.runtime;
+  sandbox::ProcessSpec spec;
+  spec.executable = model::isProvidedRuntime(config.runtime) ? (code_dir / "bootstrap").string()
+                                                              : (runtime_dir / "bootstrap").string();
+  spec.argv = {spec.executable};
+  spec.env = buildEnvironment(config, code_dir, runtime_dir, *api, settings.region, inst->id_);
+  spec.cwd = code_dir.string();
+  spec.memory_mb = config.memory_mb;
+
+  std::weak_ptr<Instance> weak = inst;
+  inst->channel_->on_ready = [weak] {
+    if (auto self = weak.lock()) self->ready_steady_ms_ = steadyNowMillis();
+  };
+  inst->channel_->on_taken = [weak](const runtime_api::Event& ev) {
+    if (auto self = weak.lock()) {
+      int64_t now = steadyNowMillis();
+      self->taken_steady_ms_ = now;
+      self->armTimer(now + ev.timeout_ms);
+    }
+  };
+
+  inst->started_steady_ms_ = steadyNowMillis();
+  auto proc = launcher.launch(spec);
+  if (!proc) {
+    inst->endpoint_->stop();
+    if (model::isProvidedRuntime(config.runtime) && proc.error().sys_errno == ENOENT) {
+      return makeError(ErrorCode::kInvalidParameter,
+                       "The function's package has no executable 'bootstrap' file");
+    }
+    return proc.error().withContext("start instance of " + config.name);
+  }
+  inst->process_ = std::move(*proc);
+  inst->last_used_ms_ = steadyNowMillis();
+  inst->startBackground();
+  log::info("pool", "instance started",
+            {{"function", config.name},
+             {"instance", inst->id_},
+             {"pid", std::to_string(inst->process_->pid())},
+             {"runtime_api", *api}});
+  return inst;
+}
+
+pid_t Instance::pid() const { return process_ ? process_->pid() : -1; }
+
+void Instance::touch() { last_used_ms_ = steadyNowMillis(); }
+
+void Instance::startBackground() {
+  output_fd_ = process_->releaseOutputFd();
+  output_ = std::make_unique<asio::posix::stream_descriptor>(asio::make_strand(ioc_), output_fd_);
+  exit_watch_ = std::make_unique<asio::posix::stream_descriptor>(asio::make_strand(ioc_),
+                                                                 ::dup(process_->pidfd()));
+  auto self = shared_from_this();
+  asio::co_spawn(output_->get_executor(), readOutput(), asio::detached);
+  asio::co_spawn(exit_watch_->get_executor(), watchExit(), asio::detached);
+}
+
+asio::awaitable<void> Instance::readOutput() {
+  auto self = shared_from_this();
+  std::array<char, 16384> buf;
+  for (;;) {
+    auto [ec, n] =
+        co_await output_->async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
+    if (n > 0) onOutput(std::string_view(buf.data(), n));
+    if (ec) break;
+  }
+  std::lock_guard lock(mutex_);
+  if (!partial_line_.empty()) {
+    logs_.append(config_.name, current_request_id_, partial_line_);
+    partial_line_.clear();
+  }
+  output_closed_ = true;
+}
+
+void Instance::onOutput(std::string_view chunk) {
+  std::lock_guard lock(mutex_);
+  capture_.append(chunk);
+  if (capture_.size() > kMaxCaptureBytes) {
+    capture_.erase(0, capture_.size() - kMaxCaptureBytes / 2);
+  }
+  partial_line_.append(chunk);
+  size_t start = 0;
+  for (size_t nl; (nl = partial_line_.find('\n', start)) != std::string::npos; start = nl + 1) {
+    logs_.append(config_.name, current_request_id_, partial_line_.substr(start, nl - start));
+  }
+  partial_line_.erase(0, start);
+  if (partial_line_.size() > 16384) {
+    logs_.append(config_.name, current_request_id_, partial_line_);
+    partial_line_.clear();
+  }
+}
+
+asio::awaitable<void> Instance::watchExit() {
+  auto self = shared_from_this();
+  for (;;) {
+    auto [ec] = co_await exit_watch_->async_wait(asio::posix::descriptor_base::wait_read,
+                                                 asio::as_tuple(asio::use_awaitable));
+    int status = 0;
+    if (process_->tryReap(&status)) {
+      std::lock_guard lock(mutex_);
+      wait_status_ = status;
+      break;
+    }
+    if (ec && ec != asio::error::interrupted) {
+      // Cannot watch any more: fall back to a blocking-free poll.
+      asio::steady_timer t(co_await asio::this_coro::executor);
+      t.expires_after(std::chrono::milliseconds(50));
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+  dead_ = true;
+  disarmTimer();
+  process_->kill();  // whatever the leader left behind in its group
+  channel_->close();
+  endpoint_->stop();
+  log::info("pool", "instance exited",
+            {{"function", config_.name}, {"instance", id_}, {"status", exitDescription()}});
+}
+
+std::string Instance::exitDescription() const {
+  int st;
+  {
+    std::lock_guard lock(mutex_);
+    st = wait_status_;
+  }
+  if (st < 0) return "unknown";
+  if (WIFSIGNALED(st)) {
+    int sig = WTERMSIG(st);
+    if (sig == SIGKILL) return "signal: killed";
+    if (sig == SIGSEGV) return "signal: segmentation fault";
+    if (sig == SIGABRT) return "signal: aborted";
+    return "signal: " + std::to_string(sig);
+  }
+  return "exit status " + std::to_string(WEXITSTATUS(st));
+}
+
+void Instance::armTimer(int64_t deadline_steady_ms) {
+  uint64_t gen = ++timer_generation_;
+  asio::post(strand_, [self = shared_from_this(), gen, deadline_steady_ms] {
+    if (gen != self->timer_generation_) return;
+    self->timer_.expires_after(std::chrono::milliseconds(
+        std::max<int64_t>(0, deadline_steady_ms - steadyNowMillis())));
+    self->timer_.async_wait([self, gen](boost::system::error_code ec) {
+      if (ec || gen != self->timer_generation_) return;
+      self->timed_out_ = true;
+      self->kill("timeout");
+    });
+  });
+}
+
+void Instance::disarmTimer() {
+  ++timer_generation_;
+  asio::post(strand_, [self = shared_from_this()] { self->timer_.cancel(); });
+}
+
+void Instance::kill(const std::string& reason) {
+  {
+    std::lock_guard lock(mutex_);
+    if (kill_reason_.empty()) kill_reason_ = reason;
+  }
+  dead_ = true;
+  if (process_) process_->kill();
+  channel_->close();
+}
+
+// Lets output the runtime wrote before answering reach the capture: the bytes are in
+// the pipe already, the reader may just not have run yet.
+asio::awaitable<void> Instance::drainOutput() {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  for (int i = 0; i < 50 && !output_closed_; ++i) {
+    int pending = 0;
+    if (::ioctl(output_fd_, FIONREAD, &pending) != 0 || pending == 0) break;
+    t.expires_after(std::chrono::milliseconds(1));
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+asio::awaitable<model::InvokeResult> Instance::invoke(model::InvokeRequest request) {
+  auto self = shared_from_this();
+  model::InvokeResult result;
+  result.request_id = request.request_id;
+  result.executed_version = config_.version;
+  result.memory_size_mb = config_.memory_mb;
+  result.cold_start = !used_;
+  used_ = true;
+  const int64_t begin = steadyNowMillis();
+  {
+    std::lock_guard lock(mutex_);
+    if (!result.cold_start) capture_.clear();  // a cold start's capture holds init output
+    current_request_id_ = request.request_id;
+  }
+  logs_.append(config_.name, request.request_id,
+               "START RequestId: " + request.request_id + " Version: " + config_.version);
+
+  runtime_api::Event ev;
+  ev.request_id = request.request_id;
+  ev.payload = std::move(request.payload);
+  const int64_t timeout_ms = static_cast<int64_t>(config_.timeout_s) * 1000;
+  ev.timeout_ms = timeout_ms;
+  ev.invoked_arn = request.invoked_arn;
+  ev.trace_id = request.trace_id;
+  ev.client_context = request.client_context;
+  ev.cognito_identity = request.cognito_identity;
+  // Until the runtime takes the event, the clock is the init limit (cold) or the timeout.
+  armTimer(begin + timeout_ms + (result.cold_start ? 10000 : 0));
+  auto slot = channel_->deliver(std::move(ev));
+  runtime_api::RuntimeReply reply = co_await slot->wait();
+  disarmTimer();
+  const int64_t end = steadyNowMillis();
+
+  int64_t taken = taken_steady_ms_.load();
+  if (taken < begin) taken = begin;
+  int64_t ready = ready_steady_ms_.load();
+  if (result.cold_start && ready > 0) result.init_ms = static_cast<double>(ready - started_steady_ms_);
+  result.duration_ms = static_cast<double>(end - taken);
+
+  using Kind = runtime_api::RuntimeReply::Kind;
+  switch (reply.kind) {
+    case Kind::kResponse:
+      result.outcome = Outcome::kSuccess;
+      result.payload = std::move(reply.body);
+      break;
+    case Kind::kError:
+      result.outcome = Outcome::kFunctionError;
+      result.payload = normalizeErrorBody(std::move(reply.body), reply.error_type);
+      break;
+    case Kind::kInitError:
+      result.outcome = Outcome::kInitError;
+      result.payload = normalizeErrorBody(std::move(reply.body), reply.error_type);
+      kill("init error");
+      break;
+    case Kind::kClosed:
+      if (timed_out_) {
+        result.outcome = Outcome::kTimeout;
+        result.duration_ms = static_cast<double>(end - taken);
+        result.payload = timeoutErrorBody(request.request_id, config_.timeout_s);
+      } else {
+        // Give the exit watcher a moment to reap, so the message can say how it died.
+        asio::steady_timer t(co_await asio::this_coro::executor);
+        for (int i = 0; i < 100 && exitDescription() == "unknown"; ++i) {
+          t.expires_after(std::chrono::milliseconds(2));
+          co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        result.outcome = Outcome::kExitError;
+        result.payload = exitErrorBody(request.request_id, exitDescription());
+      }
+      break;
+  }
+  if (result.outcome == Outcome::kTimeout) kill("timeout");
+  co_await drainOutput();
+
+  int64_t max_mem = process_->maxMemoryBytes();
+  result.max_memory_mb = (max_mem + 1024 * 1024 - 1) / (1024 * 1024);
+  result.billed_ms = static_cast<int64_t>(std::ceil(result.duration_ms));
+  if (result.billed_ms < 1) result.billed_ms = 1;
+
+  std::string captured;
+  {
+    std::lock_guard lock(mutex_);
+    captured = std::move(capture_);
+    capture_.clear();
+  }
+  std::vector<std::string> tail_lines;
+  if (result.outcome == Outcome::kTimeout) {
+    tail_lines.push_back(formatIso8601Millis(systemNowMillis()) + " " + request.request_id +
+                         " Task timed out after " + formatSeconds(config_.timeout_s) +
+                         " seconds");
+  }
+  result.log = buildInvocationLog(result, captured, tail_lines);
+  for (const auto& line : tail_lines) logs_.append(config_.name, request.request_id, line);
+  logs_.append(config_.name, request.request_id, "END RequestId: " + request.request_id);
+  logs_.append(config_.name, request.request_id, reportLine(result));
+  {
+    std::lock_guard lock(mutex_);
+    current_request_id_.clear();
+  }
+  touch();
+  co_return result;
+}
+
+}  // namespace nimbus::pool

@@ -1,0 +1,100 @@
+// One instance of one function version: its process, its Runtime API endpoint and the
+// hand-off channel, its captured output and its timeout clock. Runs one invocation at
+// a time. Created and owned (by shared_ptr) by the Pool; its background coroutines
+// keep it alive until the process has exited.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "base/error.h"
+#include "model/function_config.h"
+#include "model/invocation.h"
+#include "pool/function_logs.h"
+#include "runtime_api/channel.h"
+#include "runtime_api/endpoint.h"
+#include "sandbox/process.h"
+
+namespace nimbus::pool {
+
+struct InstanceSettings {
+  std::filesystem::path runtimes_dir;  // runtimes/<runtime>/bootstrap
+  std::string region = "us-east-1";
+  std::string runtime_host = "127.0.0.1";
+  int init_timeout_ms = 10000;  // Lambda's init phase limit
+};
+
+class Instance : public std::enable_shared_from_this<Instance> {
+ public:
+  // Launches the process and its Runtime API endpoint.
+  static Result<std::shared_ptr<Instance>> start(boost::asio::io_context& ioc,
+                                                 sandbox::ProcessLauncher& launcher,
+                                                 const model::FunctionConfig& config,
+                                                 const std::filesystem::path& code_dir,
+                                                 const InstanceSettings& settings,
+                                                 FunctionLogs& logs);
+  ~Instance();
+
+  // Runs one invocation to its end (answer, error, timeout or death). Never throws.
+  boost::asio::awaitable<model::InvokeResult> invoke(model::InvokeRequest request);
+  // Ends the instance (SIGKILL to its process group). Idempotent, thread-safe.
+  void kill(const std::string& reason);
+
+  bool alive() const { return !dead_.load(); }
+  const std::string& id() const { return id_; }
+  const model::FunctionConfig& config() const { return config_; }
+  pid_t pid() const;
+  int64_t lastUsedMs() const { return last_used_ms_.load(); }
+  void touch();
+
+ private:
+  Instance(boost::asio::io_context& ioc, const model::FunctionConfig& config,
+           FunctionLogs& logs);
+  void startBackground();
+  boost::asio::awaitable<void> readOutput();
+  boost::asio::awaitable<void> watchExit();
+  boost::asio::awaitable<void> drainOutput();
+  void armTimer(int64_t deadline_steady_ms);
+  void disarmTimer();
+  void onOutput(std::string_view chunk);
+  std::string exitDescription() const;
+
+  boost::asio::io_context& ioc_;
+  model::FunctionConfig config_;
+  FunctionLogs& logs_;
+  std::string id_;
+  std::unique_ptr<sandbox::Process> process_;
+  std::shared_ptr<runtime_api::Channel> channel_;
+  std::unique_ptr<runtime_api::Endpoint> endpoint_;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  boost::asio::steady_timer timer_;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> output_;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> exit_watch_;
+  int output_fd_ = -1;
+
+  std::atomic<bool> dead_{false};
+  std::atomic<bool> timed_out_{false};
+  std::atomic<bool> output_closed_{false};
+  std::atomic<int64_t> last_used_ms_{0};
+  std::atomic<uint64_t> timer_generation_{0};
+  int64_t started_steady_ms_ = 0;
+  std::atomic<int64_t> ready_steady_ms_{0};
+  std::atomic<int64_t> taken_steady_ms_{0};
+  bool used_ = false;  // touched only by the one invocation at a time
+
+  mutable std::mutex mutex_;  // guards the fields below
+  int wait_status_ = -1;      // -1 until reaped
+  std::string kill_reason_;
+  std::string capture_;  // output of the current invocation (or of init)
+  std::string partial_line_;
+  std::string current_request_id_;
+};
+
+}  // namespace nimbus::pool

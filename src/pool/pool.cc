@@ -1,0 +1,198 @@
+// Warm-pool bookkeeping. The mutex guards only bookkeeping; starting a process and
+// waiting for an invocation happen outside it.
+#include "pool/pool.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "base/log.h"
+#include "base/time.h"
+
+namespace nimbus::pool {
+
+namespace asio = boost::asio;
+
+Pool::Pool(asio::io_context& ioc, sandbox::ProcessLauncher& launcher, store::CodeStore& code,
+           FunctionLogs& logs, PoolOptions options)
+    : ioc_(ioc),
+      launcher_(launcher),
+      code_(code),
+      logs_(logs),
+      options_(std::move(options)),
+      reap_timer_(asio::make_strand(ioc)) {
+  scheduleReap();
+}
+
+Pool::~Pool() {
+  std::lock_guard lock(mutex_);
+  for (const auto& inst : all_) inst->kill("pool destroyed");
+}
+
+std::string Pool::keyOf(const model::FunctionConfig& c) {
+  return c.name + ":" + c.version + "@" + c.revision_id;
+}
+
+asio::awaitable<Result<model::InvokeResult>> Pool::invoke(const model::FunctionConfig& config,
+                                                          model::InvokeRequest request) {
+  const std::string key = keyOf(config);
+  std::shared_ptr<Instance> inst;
+  {
+    std::lock_guard lock(mutex_);
+    if (shutting_down_) {
+      co_return makeError(ErrorCode::kUnavailable, "nimbus is shutting down");
+    }
+    auto it = idle_.find(key);
+    while (it != idle_.end() && !it->second.empty() && !inst) {
+      auto candidate = std::move(it->second.back());
+      it->second.pop_back();
+      if (candidate->alive()) inst = std::move(candidate);
+    }
+    if (!inst && all_.size() >= static_cast<size_t>(options_.max_instances)) {
+      Error e = makeError(ErrorCode::kTooManyRequests, "Rate Exceeded.");
+      e.reason = "ConcurrentInvocationLimitExceeded";
+      co_return e;
+    }
+    ++busy_;
+  }
+
+  if (!inst) {
+    if (!code_.contains(config.code_digest_hex)) {
+      std::lock_guard lock(mutex_);
+      --busy_;
+      co_return makeError(ErrorCode::kInternal,
+                          "code package " + config.code_digest_hex + " is missing");
+    }
+    auto started = Instance::start(ioc_, launcher_, config, code_.pathFor(config.code_digest_hex),
+                                   options_.instance, logs_);
+    if (!started) {
+      std::lock_guard lock(mutex_);
+      --busy_;
+      log::error("pool", "cannot start instance",
+                 {{"function", config.name},
+                  {"request_id", request.request_id},
+                  {"error", started.error().message}});
+      co_return started.error();
+    }
+    inst = std::move(*started);
+    std::lock_guard lock(mutex_);
+    all_.insert(inst);
+  }
+
+  model::InvokeResult result = co_await inst->invoke(std::move(request));
+  release(inst, key);
+  co_return result;
+}
+
+void Pool::release(const std::shared_ptr<Instance>& inst, const std::string& key) {
+  std::lock_guard lock(mutex_);
+  --busy_;
+  bool reusable = inst->alive() && !shutting_down_ && !retired_.count(inst->id());
+  if (reusable) {
+    idle_[key].push_back(inst);
+  } else {
+    inst->kill(shutting_down_ ? "shutdown" : "retired");
+    all_.erase(inst);
+    retired_.erase(inst->id());
+  }
+}
+
+void Pool::retire(const std::string& function_name) {
+  std::lock_guard lock(mutex_);
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    if (it->first.rfind(function_name + ":", 0) == 0) {
+      for (auto& inst : it->second) {
+        inst->kill("function changed");
+        all_.erase(inst);
+      }
+      it = idle_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& inst : all_) {
+    if (inst->config().name == function_name) retired_.insert(inst->id());
+  }
+}
+
+void Pool::scheduleReap() {
+  reap_timer_.expires_after(std::chrono::seconds(1));
+  reap_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    reapIdle();
+    std::lock_guard lock(mutex_);
+    if (!shutting_down_) scheduleReap();
+  });
+}
+
+void Pool::reapIdle() {
+  const int64_t cutoff =
+      steadyNowMillis() -
+      std::chrono::duration_cast<std::chrono::milliseconds>(options_.keep_alive).count();
+  std::lock_guard lock(mutex_);
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    auto& stack = it->second;
+    for (auto s = stack.begin(); s != stack.end();) {
+      if (!(*s)->alive() || (*s)->lastUsedMs() < cutoff) {
+        if ((*s)->alive()) {
+          log::info("pool", "reaping idle instance",
+                    {{"function", (*s)->config().name}, {"instance", (*s)->id()}});
+        }
+        (*s)->kill("keep-alive expired");
+        all_.erase(*s);
+        s = stack.erase(s);
+      } else {
+        ++s;
+      }
+    }
+    it = stack.empty() ? idle_.erase(it) : std::next(it);
+  }
+}
+
+asio::awaitable<void> Pool::shutdown(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard lock(mutex_);
+    shutting_down_ = true;
+  }
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  const int64_t deadline = steadyNowMillis() + grace.count();
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (busy_ == 0 || steadyNowMillis() >= deadline) break;
+    }
+    t.expires_after(std::chrono::milliseconds(20));
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  std::vector<std::shared_ptr<Instance>> all;
+  {
+    std::lock_guard lock(mutex_);
+    all.assign(all_.begin(), all_.end());
+    idle_.clear();
+    all_.clear();
+  }
+  for (const auto& inst : all) inst->kill("shutdown");
+  // Wait (bounded) for every process to be reaped, so none outlives us.
+  for (int i = 0; i < 250; ++i) {
+    bool any = false;
+    for (const auto& inst : all) any = any || inst.use_count() > 1;
+    if (!any) break;
+    t.expires_after(std::chrono::milliseconds(20));
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  reap_timer_.cancel();
+}
+
+size_t Pool::liveInstances() const {
+  std::lock_guard lock(mutex_);
+  return all_.size();
+}
+
+size_t Pool::idleInstances() const {
+  std::lock_guard lock(mutex_);
+  size_t n = 0;
+  for (const auto& [k, v] : idle_) n += v.size();
+  return n;
+}
+
+}  // namespace nimbus::pool

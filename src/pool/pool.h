@@ -1,0 +1,73 @@
+// Instances per function version: take a warm idle instance (LIFO) or start one
+// (cold), hand it the event, put it back afterwards; reap idle ones after keep-alive;
+// retire those whose function changed. Thread-safe.
+// TODO(scaling): reserved/provisioned concurrency, memory budget, admission (issue 4).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <vector>
+
+#include "base/error.h"
+#include "model/function_config.h"
+#include "model/invocation.h"
+#include "pool/function_logs.h"
+#include "pool/instance.h"
+#include "sandbox/process.h"
+#include "store/code_store.h"
+
+namespace nimbus::pool {
+
+struct PoolOptions {
+  InstanceSettings instance;
+  std::chrono::seconds keep_alive{300};  // idle instances end after this
+  int max_instances = 256;               // host-wide cap on live instances
+};
+
+class Pool {
+ public:
+  Pool(boost::asio::io_context& ioc, sandbox::ProcessLauncher& launcher,
+       store::CodeStore& code, FunctionLogs& logs, PoolOptions options);
+  ~Pool();
+
+  // Runs one invocation of `config`. Platform failures (cannot start, shutting down,
+  // out of instances) come back as Error; function failures are in the result.
+  boost::asio::awaitable<Result<model::InvokeResult>> invoke(const model::FunctionConfig& config,
+                                                             model::InvokeRequest request);
+  // The function changed or was deleted: idle instances of it end now, busy ones when
+  // their invocation finishes.
+  void retire(const std::string& function_name);
+  // Refuses new invocations, waits up to `grace` for running ones, then ends every
+  // instance and waits for the processes to be reaped.
+  boost::asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
+
+  size_t liveInstances() const;
+  size_t idleInstances() const;
+
+ private:
+  static std::string keyOf(const model::FunctionConfig& c);
+  void scheduleReap();
+  void reapIdle();
+  void release(const std::shared_ptr<Instance>& inst, const std::string& key);
+
+  boost::asio::io_context& ioc_;
+  sandbox::ProcessLauncher& launcher_;
+  store::CodeStore& code_;
+  FunctionLogs& logs_;
+  PoolOptions options_;
+  boost::asio::steady_timer reap_timer_;
+
+  mutable std::mutex mutex_;
+  bool shutting_down_ = false;
+  int busy_ = 0;
+  std::map<std::string, std::vector<std::shared_ptr<Instance>>> idle_;  // LIFO stacks
+  std::set<std::shared_ptr<Instance>> all_;
+  std::set<std::string> retired_;  // instance ids that must not be reused
+};
+
+}  // namespace nimbus::pool

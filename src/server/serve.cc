@@ -1,0 +1,195 @@
+// The composition root: builds every component from the options, wires them, serves
+// until a signal, then shuts down in order (stop accepting, let invocations finish,
+// end instances, stop threads).
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <regex>
+#include <thread>
+
+#include "base/log.h"
+#include "control/api_handler.h"
+#include "control/functions_api.h"
+#include "control/root_credentials.h"
+#include "gateway/error_mapping.h"
+#include "gateway/invoke_endpoint.h"
+#include "invoke/invoker.h"
+#include "pool/pool.h"
+#include "sandbox/process.h"
+#include "server/serve_options.h"
+#include "store/code_store.h"
+#include "store/sqlite_store.h"
+
+namespace nimbus::server {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kComponent = "server";
+
+fs::path findRuntimesDir(const std::string& configured) {
+  if (!configured.empty()) return fs::absolute(configured);
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  std::vector<fs::path> candidates;
+  if (!ec) {
+    candidates.push_back(exe.parent_path() / "runtimes");
+    candidates.push_back(exe.parent_path().parent_path() / "share/nimbus/runtimes");
+  }
+  candidates.push_back(fs::path(NIMBUS_SOURCE_DIR) / "runtimes");
+  for (const auto& c : candidates) {
+    if (fs::exists(c / "python3.11" / "bootstrap", ec)) return c;
+  }
+  return candidates.back();
+}
+
+Result<asio::ip::tcp::endpoint> parseListen(const std::string& text) {
+  static const std::regex kHostPort(R"(\[?([^\]]*)\]?:(\d{1,5}))");
+  std::smatch m;
+  if (!std::regex_match(text, m, kHostPort)) {
+    return makeError(ErrorCode::kInvalidParameter, "--listen must be host:port, got " + text);
+  }
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(m[1].str(), ec);
+  int port = std::stoi(m[2].str());
+  if (ec || port > 65535) {
+    return makeError(ErrorCode::kInvalidParameter, "--listen: bad address " + text);
+  }
+  return asio::ip::tcp::endpoint(addr, static_cast<unsigned short>(port));
+}
+
+log::Level levelOf(const std::string& s) {
+  if (s == "debug") return log::Level::kDebug;
+  if (s == "warn") return log::Level::kWarn;
+  if (s == "error") return log::Level::kError;
+  return log::Level::kInfo;
+}
+
+int fail(const std::string& what, const Error& e) {
+  log::error(kComponent, what, {{"error", e.message}});
+  return 1;
+}
+
+}  // namespace
+
+int runServe(const ServeOptions& o) {
+  log::setMinLevel(levelOf(o.log_level));
+  // Instances are started by clone() from io threads; the children must not inherit a
+  // SIGPIPE-ignoring or blocked-signal state (the launcher resets both), and we must not
+  // die of SIGPIPE writing to a closed socket.
+  ::signal(SIGPIPE, SIG_IGN);
+
+  auto endpoint = parseListen(o.listen);
+  if (!endpoint) return fail("bad configuration", endpoint.error());
+  if (!std::regex_match(o.account_id, std::regex(R"(\d{12})"))) {
+    return fail("bad configuration",
+                makeError(ErrorCode::kInvalidParameter, "--account-id must be 12 digits"));
+  }
+  if (!o.store.empty()) {
+    return fail("bad configuration",
+                makeError(ErrorCode::kInvalidParameter,
+                          "--store " + o.store + ": only the embedded SQLite store exists yet"));
+  }
+
+  std::error_code fec;
+  fs::path data = fs::absolute(o.data_dir);
+  fs::create_directories(data / "code", fec);
+  if (fec) {
+    return fail("cannot create data folder",
+                makeError(ErrorCode::kInternal, data.string() + ": " + fec.message()));
+  }
+  auto creds = control::loadOrCreateRootCredentials(data, [](const char* n) { return std::getenv(n); });
+  if (!creds) return fail("cannot load root credentials", creds.error());
+  if (creds->created) {
+    log::info(kComponent, "created root credentials",
+              {{"path", creds->source}, {"access_key_id", creds->access_key_id}});
+  } else {
+    log::info(kComponent, "root credentials loaded",
+              {{"source", creds->source}, {"access_key_id", creds->access_key_id}});
+  }
+
+  auto store = store::SqliteStore::open(data / "nimbus.db");
+  if (!store) return fail("cannot open store", store.error());
+  store::CodeStore code(data / "code");
+  if (auto keep = (*store)->referencedCodeDigests(); keep) code.collectGarbage(*keep);
+
+  asio::io_context ioc;
+  auto launcher = sandbox::makePlainLauncher();
+  pool::FunctionLogs logs;
+  pool::PoolOptions pool_options;
+  pool_options.instance.runtimes_dir = findRuntimesDir(o.runtimes_dir);
+  pool_options.instance.region = o.region;
+  pool_options.keep_alive = std::chrono::seconds(o.keep_alive_seconds);
+  pool_options.max_instances = o.max_instances;
+  pool::Pool pool(ioc, *launcher, code, logs, pool_options);
+  model::ArnContext arn{o.region, o.account_id};
+  invoke::Invoker invoker(**store, pool, arn);
+
+  auto router = std::make_shared<http::Router>();
+  gateway::addInvokeRoutes(*router, invoker, ioc);
+  control::addFunctionRoutes(*router, control::FunctionsApiDeps{**store, code, pool, logs, arn});
+
+  std::atomic<bool> ready{false};
+  http::ServerOptions http_options;
+  http_options.name = "api";
+  http_options.body_limit = o.max_body_bytes;
+  http_options.error_response = [](http::Status status, const std::string& message) {
+    return gateway::errorResponse(11, gateway::errorForServerStatus(status, message), "");
+  };
+  auto api = std::make_shared<http::Server>(
+      ioc,
+      control::makeApiHandler(router, std::make_shared<control::Authenticator>(*creds),
+                              control::Health{[&ready] { return ready.load(); }}),
+      http_options);
+  auto bound = api->listen(*endpoint);
+  if (!bound) return fail("cannot listen", bound.error());
+
+  int threads = o.threads > 0 ? o.threads
+                              : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  // Block the shutdown signals in every thread; the signal_set takes them.
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    log::info(kComponent, "shutting down", {{"signal", std::to_string(sig)}});
+    ready = false;
+    api->stop();
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+          co_await pool.shutdown(std::chrono::seconds(o.shutdown_grace_seconds));
+          // Let the answers of finished invocations be written.
+          asio::steady_timer t(ioc);
+          for (int i = 0; i < 100 && api->inFlight() > 0; ++i) {
+            t.expires_after(std::chrono::milliseconds(20));
+            co_await t.async_wait(asio::use_awaitable);
+          }
+          ioc.stop();
+        },
+        asio::detached);
+  });
+
+  std::vector<std::thread> workers;
+  for (int i = 1; i < threads; ++i) workers.emplace_back([&ioc] { ioc.run(); });
+  ready = true;
+  log::info(kComponent, "nimbus is serving",
+            {{"listen", bound->address().to_string() + ":" + std::to_string(bound->port())},
+             {"data", data.string()},
+             {"runtimes", pool_options.instance.runtimes_dir.string()},
+             {"threads", std::to_string(threads)},
+             {"sandbox", "none (plain processes)"}});
+  ioc.run();
+  for (auto& w : workers) w.join();
+  log::info(kComponent, "stopped");
+  return 0;
+}
+
+}  // namespace nimbus::server

@@ -1,0 +1,40 @@
+// `nimbus serve` flags.
+#include "server/serve_options.h"
+
+namespace nimbus::server {
+
+CLI::App* addServeCommand(CLI::App& app, ServeOptions& o) {
+  auto* serve = app.add_subcommand("serve", "Run the nimbus server");
+  serve->add_option("--listen", o.listen, "Address to serve the API on (host:port)")
+      ->envname("NIMBUS_LISTEN")
+      ->capture_default_str();
+  serve->add_option("--data", o.data_dir, "Data folder (SQLite store, code, credentials)")
+      ->envname("NIMBUS_DATA")
+      ->capture_default_str();
+  serve->add_option("--store", o.store, "Store URL (default: SQLite file in the data folder)");
+  serve->add_option("--runtimes", o.runtimes_dir, "Folder of the managed runtime bootstraps")
+      ->envname("NIMBUS_RUNTIMES_DIR");
+  serve->add_option("--region", o.region, "Region reported in ARNs")->capture_default_str();
+  serve->add_option("--account-id", o.account_id, "12-digit account id reported in ARNs")
+      ->capture_default_str();
+  serve->add_option("--keep-alive-seconds", o.keep_alive_seconds,
+                    "Idle instances end after this many seconds")
+      ->envname("NIMBUS_KEEP_ALIVE_SECONDS")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  serve->add_option("--threads", o.threads, "I/O threads (0: one per core, at least 2)")
+      ->check(CLI::Range(0, 256));
+  serve->add_option("--shutdown-grace-seconds", o.shutdown_grace_seconds,
+                    "On SIGTERM, how long running invocations may take to finish")
+      ->check(CLI::Range(0, 900))
+      ->capture_default_str();
+  serve->add_option("--max-instances", o.max_instances, "Host-wide cap on live instances")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  serve->add_option("--log-level", o.log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  return serve;
+}
+
+}  // namespace nimbus::server

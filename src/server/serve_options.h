@@ -1,0 +1,31 @@
+// The configuration of `nimbus serve`: flags, with environment fallbacks, and defaults.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <string>
+
+namespace nimbus::server {
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "./data";
+  std::string store;  // empty: SQLite in the data folder; postgres://… later
+  std::string runtimes_dir;  // empty: found next to the binary or in the source tree
+  std::string region = "us-east-1";
+  std::string account_id = "000000000000";
+  int keep_alive_seconds = 300;
+  int threads = 0;  // 0: number of cores, at least 2
+  int shutdown_grace_seconds = 30;
+  int max_instances = 256;
+  size_t max_body_bytes = 70 * 1024 * 1024;  // 50 MB zip as base64, plus JSON
+  std::string log_level = "info";
+};
+
+// Registers `serve` on `app`; returns the subcommand so main can tell it was chosen.
+CLI::App* addServeCommand(CLI::App& app, ServeOptions& options);
+
+// Runs the server until SIGTERM/SIGINT. Returns the process exit code.
+int runServe(const ServeOptions& options);
+
+}  // namespace nimbus::server

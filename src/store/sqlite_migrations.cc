@@ -1,0 +1,134 @@
+// The SQLite schema history (kMigrations) and its runner. To change the schema, append
+// a step; a released file must be able to reach the newest schema from any older one.
+#include "store/sqlite_migrations.h"
+
+#include <array>
+#include <string>
+
+#include "base/log.h"
+#include "base/time.h"
+
+namespace nimbus::store::sqlite {
+namespace {
+
+// STRICT tables make SQLite enforce the declared column types instead of storing
+// whatever a bug hands it.
+constexpr std::string_view kFunctionsV1 = R"sql(
+-- One row per function name. Per-function state that is not per version (aliases,
+-- tags, concurrency, URL config) will hang off this row in later steps.
+CREATE TABLE functions (
+  name          TEXT    NOT NULL PRIMARY KEY,
+  created_at_ms INTEGER NOT NULL
+) STRICT;
+
+-- One row per version of a function: "$LATEST" now, published versions "1", "2", ...
+-- later, which is why version is TEXT and part of the key.
+CREATE TABLE function_versions (
+  function_name        TEXT    NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+  version              TEXT    NOT NULL,
+  runtime              TEXT    NOT NULL,
+  handler              TEXT    NOT NULL DEFAULT '',
+  role                 TEXT    NOT NULL DEFAULT '',
+  description          TEXT    NOT NULL DEFAULT '',
+  memory_mb            INTEGER NOT NULL,
+  timeout_s            INTEGER NOT NULL,
+  ephemeral_storage_mb INTEGER NOT NULL,
+  environment_json     TEXT    NOT NULL DEFAULT '{}',
+  code_sha256_b64      TEXT    NOT NULL DEFAULT '',
+  code_digest_hex      TEXT    NOT NULL DEFAULT '',
+  code_size            INTEGER NOT NULL DEFAULT 0,
+  last_modified_ms     INTEGER NOT NULL,
+  revision_id          TEXT    NOT NULL DEFAULT '',
+  PRIMARY KEY (function_name, version)
+) STRICT;
+
+-- Code garbage collection asks which digests are still referenced.
+CREATE INDEX function_versions_by_code_digest ON function_versions(code_digest_hex);
+)sql";
+
+constexpr std::array kMigrations = {
+    Migration{1, "create functions and function_versions", kFunctionsV1},
+};
+
+constexpr std::string_view kCreateMigrationsTable = R"sql(
+CREATE TABLE IF NOT EXISTS schema_migrations (
+  version       INTEGER NOT NULL PRIMARY KEY,
+  name          TEXT    NOT NULL,
+  applied_at_ms INTEGER NOT NULL
+) STRICT;
+)sql";
+
+Result<void> checkNumbering(std::span<const Migration> steps) {
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (steps[i].version != static_cast<int>(i) + 1) {
+      return makeError(ErrorCode::kInternal,
+                       "sqlite: migration step " + std::to_string(i) + " has version " +
+                           std::to_string(steps[i].version) + ", want " + std::to_string(i + 1));
+    }
+  }
+  return {};
+}
+
+// Runs one step and records it, in one transaction. The version is read again under
+// the write lock: another process opening the same file may have applied it meanwhile.
+Result<bool> applyStep(Database& db, const Migration& step) {
+  Result<Transaction> tx = Transaction::begin(db);
+  if (!tx.ok()) return tx.error();
+  Result<int> current = schemaVersion(db);
+  if (!current.ok()) return current.error();
+  if (*current >= step.version) return false;
+
+  std::string what =
+      "migration " + std::to_string(step.version) + " (" + std::string(step.name) + ")";
+  if (Result<void> r = db.exec(step.sql, what); !r.ok()) return r.error();
+  Result<Statement> insert = db.prepare(
+      "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?1, ?2, ?3)");
+  if (!insert.ok()) return insert.error();
+  insert->bind(1, step.version).bind(2, step.name).bind(3, systemNowMillis());
+  if (Result<void> r = insert->run(); !r.ok()) return r.error();
+  if (Result<void> r = tx->commit(); !r.ok()) return r.error();
+  return true;
+}
+
+}  // namespace
+
+std::span<const Migration> schemaMigrations() { return kMigrations; }
+
+Result<int> schemaVersion(Database& db) {
+  Result<Statement> query = db.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+  if (!query.ok()) return query.error();
+  Result<bool> row = query->step();
+  if (!row.ok()) return row.error();
+  return query->columnInt(0);
+}
+
+Result<int> migrate(Database& db, std::span<const Migration> steps) {
+  if (Result<void> r = checkNumbering(steps); !r.ok()) return r.error();
+  if (Result<void> r = db.exec(kCreateMigrationsTable, "create schema_migrations"); !r.ok()) {
+    return r.error();
+  }
+  Result<int> current = schemaVersion(db);
+  if (!current.ok()) return current.error();
+  const int known = static_cast<int>(steps.size());
+  if (*current > known) {
+    return makeError(ErrorCode::kInternal,
+                     "sqlite: database schema version " + std::to_string(*current) +
+                         " is newer than this nimbus supports (" + std::to_string(known) +
+                         "); run a newer nimbus or restore a backup");
+  }
+
+  int applied = 0;
+  for (const Migration& step : steps) {
+    if (step.version <= *current) continue;
+    Result<bool> ran = applyStep(db, step);
+    if (!ran.ok()) return ran.error();
+    if (*ran) {
+      ++applied;
+      log::info("store", "applied schema migration",
+                {{"version", std::to_string(step.version)}, {"name", std::string(step.name)}});
+    }
+  }
+  return applied;
+}
+
+}  // namespace nimbus::store::sqlite

@@ -1,0 +1,45 @@
+// The embedded default Store: one SQLite file in WAL mode, migrated to the newest
+// schema when opened. Thread-safe: a mutex serialises every call on one connection.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "model/function_config.h"
+#include "store/sqlite_db.h"
+#include "store/store.h"
+
+namespace nimbus::store {
+
+class SqliteStore : public Store {
+ public:
+  // Opens (creating if missing) the database file and applies pending migrations.
+  // ":memory:" gives a private in-memory database, for tests. kInternal if the file
+  // cannot be opened, a migration fails, or the file's schema is newer than this binary.
+  static Result<std::unique_ptr<SqliteStore>> open(const std::filesystem::path& file);
+
+  Result<void> createFunction(const model::FunctionConfig& config) override;
+  Result<model::FunctionConfig> getFunction(const std::string& name,
+                                            const std::string& version) override;
+  Result<void> updateFunction(const model::FunctionConfig& config) override;
+  Result<void> deleteFunction(const std::string& name) override;
+  // The marker is an opaque token (kInvalidParameter if it is not one we issued).
+  Result<FunctionPage> listFunctions(const std::optional<std::string>& marker,
+                                     int max_items) override;
+  Result<std::vector<std::string>> referencedCodeDigests() override;
+
+ private:
+  explicit SqliteStore(sqlite::Database db) : db_(std::move(db)) {}
+
+  // TODO(perf): WAL lets readers run beside the writer; a small pool of read-only
+  // connections would let get/list calls stop queueing behind this one mutex.
+  std::mutex mutex_;
+  sqlite::Database db_;  // guarded by mutex_, as is every statement prepared on it
+};
+
+}  // namespace nimbus::store
