@@ -9,6 +9,7 @@ namespace nimbus {
 
 int64_t systemNowMillis();
 int64_t steadyNowMillis();
+int64_t steadyNowMicros();
 
 // 2024-01-01T00:00:00.000+0000 (Lambda's LastModified form).
 std::string formatLambdaTimestamp(int64_t epoch_millis);

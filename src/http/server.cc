@@ -7,6 +7,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 
 #include "base/log.h"
@@ -17,11 +18,43 @@ namespace {
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 }
 
+// One connection: its socket and a deadline that a watchdog coroutine enforces by
+// closing the socket. (Plain sockets: Boost 1.81's beast::basic_stream timeouts
+// corrupted strand reference counts under our coroutine usage.)
 struct Server::Connection {
-  explicit Connection(asio::ip::tcp::socket s) : stream(std::move(s)) {}
-  beast::tcp_stream stream;
+  explicit Connection(asio::ip::tcp::socket s)
+      : socket(std::move(s)), timer(socket.get_executor()) {}
+  asio::ip::tcp::socket socket;
+  asio::steady_timer timer;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   std::atomic<bool> in_handler{false};
+
+  // Strand-only, like every member.
+  template <typename Duration>
+  void expiresAfter(Duration d) {
+    deadline = std::chrono::steady_clock::now() + d;
+    timer.cancel();
+  }
+  void expiresNever() { deadline = std::chrono::steady_clock::time_point::max(); }
+  void close() {
+    boost::system::error_code ec;
+    socket.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+    timer.cancel();
+  }
 };
+
+namespace {
+asio::awaitable<void> watchdog(std::shared_ptr<Server::Connection> conn) {
+  while (conn->socket.is_open()) {
+    conn->timer.expires_at(conn->deadline);
+    co_await conn->timer.async_wait(kTuple);
+    if (conn->socket.is_open() && conn->deadline <= std::chrono::steady_clock::now()) {
+      conn->close();
+    }
+  }
+}
+}  // namespace
 
 Server::Server(asio::io_context& ioc, Handler handler, ServerOptions options)
     : ioc_(ioc),
@@ -56,12 +89,8 @@ void Server::stop() {
   });
   std::lock_guard lock(conns_mutex_);
   for (const auto& conn : conns_) {
-    asio::post(conn->stream.get_executor(), [conn] {
-      if (!conn->in_handler) {
-        boost::system::error_code ec;
-        conn->stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-        conn->stream.socket().close(ec);
-      }
+    asio::post(conn->socket.get_executor(), [conn] {
+      if (!conn->in_handler) conn->close();
     });
   }
 }
@@ -69,7 +98,9 @@ void Server::stop() {
 asio::awaitable<void> Server::acceptLoop() {
   auto self = shared_from_this();
   while (!stopping_) {
-    auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(ioc_), kTuple);
+    // Named, not a temporary inside co_await: GCC 12 can destroy such temporaries twice.
+    auto strand = asio::make_strand(ioc_);
+    auto [ec, socket] = co_await acceptor_.async_accept(strand, kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || stopping_) break;
       log::warn(options_.name, "accept failed", {{"error", ec.message()}});
@@ -82,7 +113,8 @@ asio::awaitable<void> Server::acceptLoop() {
       std::lock_guard lock(conns_mutex_);
       conns_.insert(conn);
     }
-    asio::co_spawn(conn->stream.get_executor(), session(conn), asio::detached);
+    asio::co_spawn(conn->socket.get_executor(), watchdog(conn), asio::detached);
+    asio::co_spawn(conn->socket.get_executor(), session(conn), asio::detached);
   }
 }
 
@@ -95,9 +127,7 @@ asio::awaitable<void> Server::session(std::shared_ptr<Connection> conn) {
   } catch (const std::exception& e) {
     log::error(options_.name, "session failed", {{"error", e.what()}});
   }
-  boost::system::error_code ec;
-  conn->stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-  conn->stream.socket().close(ec);
+  conn->close();
   std::lock_guard lock(conns_mutex_);
   conns_.erase(conn);
 }
@@ -123,20 +153,29 @@ asio::awaitable<bool> Server::serveOne(Connection& conn, beast::flat_buffer& buf
   parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
   parser.body_limit(options_.body_limit);
 
-  conn.stream.expires_after(options_.idle_timeout);
-  auto [hec, hn] = co_await bhttp::async_read_header(conn.stream, buffer, parser, kTuple);
+  conn.expiresAfter(options_.idle_timeout);
+  auto [hec, hn] = co_await bhttp::async_read_header(conn.socket, buffer, parser, kTuple);
   if (hec) {
     if (hec == bhttp::error::end_of_stream || hec == asio::error::operation_aborted ||
-        hec == beast::error::timeout || hec == asio::error::connection_reset ||
+        hec == asio::error::bad_descriptor || hec == asio::error::connection_reset ||
         hec == asio::error::eof) {
       co_return false;
     }
-    auto status = hec == bhttp::error::header_limit ? Status::request_header_fields_too_large
-                                                     : Status::bad_request;
-    log::info(options_.name, "malformed request", {{"error", hec.message()}});
-    auto res = errorResponse(status, "Malformed HTTP request: " + hec.message(), 11);
-    conn.stream.expires_after(std::chrono::seconds(5));
-    co_await bhttp::async_write(conn.stream, res, kTuple);
+    // Beast checks a declared Content-Length against body_limit while parsing the
+    // header, so an oversized body (with or without Expect: 100-continue) ends up here.
+    Response res;
+    if (hec == bhttp::error::body_limit) {
+      res = errorResponse(
+          Status::payload_too_large,
+          "Request must be smaller than " + std::to_string(options_.body_limit) + " bytes", 11);
+    } else {
+      auto status = hec == bhttp::error::header_limit ? Status::request_header_fields_too_large
+                                                      : Status::bad_request;
+      log::info(options_.name, "malformed request", {{"error", hec.message()}});
+      res = errorResponse(status, "Malformed HTTP request: " + hec.message(), 11);
+    }
+    conn.expiresAfter(std::chrono::seconds(5));
+    co_await bhttp::async_write(conn.socket, res, kTuple);
     co_return false;
   }
 
@@ -148,26 +187,26 @@ asio::awaitable<bool> Server::serveOne(Connection& conn, beast::flat_buffer& buf
                                "Request must be smaller than " +
                                    std::to_string(options_.body_limit) + " bytes",
                                header.version());
-      co_await bhttp::async_write(conn.stream, res, kTuple);
+      co_await bhttp::async_write(conn.socket, res, kTuple);
       co_return false;
     }
     bhttp::response<bhttp::empty_body> cont{Status::continue_, header.version()};
-    auto [cec, cn] = co_await bhttp::async_write(conn.stream, cont, kTuple);
+    auto [cec, cn] = co_await bhttp::async_write(conn.socket, cont, kTuple);
     if (cec) co_return false;
   }
 
-  conn.stream.expires_after(options_.read_timeout);
-  auto [bec, bn] = co_await bhttp::async_read(conn.stream, buffer, parser, kTuple);
+  conn.expiresAfter(options_.read_timeout);
+  auto [bec, bn] = co_await bhttp::async_read(conn.socket, buffer, parser, kTuple);
   if (bec) {
     if (bec == bhttp::error::body_limit) {
       auto res = errorResponse(Status::payload_too_large,
                                "Request must be smaller than " +
                                    std::to_string(options_.body_limit) + " bytes",
                                header.version());
-      co_await bhttp::async_write(conn.stream, res, kTuple);
+      co_await bhttp::async_write(conn.socket, res, kTuple);
       co_return false;
     }
-    if (bec == bhttp::error::partial_message || bec == beast::error::timeout ||
+    if (bec == bhttp::error::partial_message || bec == asio::error::bad_descriptor ||
         bec == asio::error::eof || bec == asio::error::connection_reset ||
         bec == asio::error::operation_aborted) {
       co_return false;
@@ -175,19 +214,19 @@ asio::awaitable<bool> Server::serveOne(Connection& conn, beast::flat_buffer& buf
     log::info(options_.name, "malformed request body", {{"error", bec.message()}});
     auto res = errorResponse(Status::bad_request, "Malformed HTTP request: " + bec.message(),
                              header.version());
-    co_await bhttp::async_write(conn.stream, res, kTuple);
+    co_await bhttp::async_write(conn.socket, res, kTuple);
     co_return false;
   }
 
   Request req = parser.release();
   RequestInfo info;
   boost::system::error_code ec;
-  info.remote = conn.stream.socket().remote_endpoint(ec);
-  info.local = conn.stream.socket().local_endpoint(ec);
+  info.remote = conn.socket.remote_endpoint(ec);
+  info.local = conn.socket.local_endpoint(ec);
 
   // The handler may wait for a long time (Runtime API long-poll, a 15-minute
   // invocation): no I/O deadline while it runs.
-  conn.stream.expires_never();
+  conn.expiresNever();
   conn.in_handler = true;
   ++in_flight_;
   Response res;
@@ -202,8 +241,8 @@ asio::awaitable<bool> Server::serveOne(Connection& conn, beast::flat_buffer& buf
 
   bool keep = req.keep_alive() && res.keep_alive() && !stopping_;
   res.keep_alive(keep);
-  conn.stream.expires_after(options_.read_timeout);
-  auto [wec, wn] = co_await bhttp::async_write(conn.stream, res, kTuple);
+  conn.expiresAfter(options_.read_timeout);
+  auto [wec, wn] = co_await bhttp::async_write(conn.socket, res, kTuple);
   co_return !wec && keep;
 }
 

@@ -41,8 +41,10 @@ class Server : public std::enable_shared_from_this<Server> {
   // Number of requests currently inside the handler.
   int inFlight() const { return in_flight_.load(); }
 
- private:
+ public:
   struct Connection;
+
+ private:
   asio::awaitable<void> acceptLoop();
   asio::awaitable<void> session(std::shared_ptr<Connection> conn);
   asio::awaitable<bool> serveOne(Connection& conn, beast::flat_buffer& buffer);

@@ -26,7 +26,14 @@ std::vector<LogEvent> FunctionLogs::read(const std::string& function, int64_t af
   for (const auto& e : it->second) {
     if (e.seq > after_seq) out.push_back(e);
   }
-  if (out.size() > limit) out.erase(out.begin(), out.end() - static_cast<long>(limit));
+  if (out.size() > limit) {
+    // A first read shows the newest lines; a follower resumes just after its cursor.
+    if (after_seq == 0) {
+      out.erase(out.begin(), out.end() - static_cast<long>(limit));
+    } else {
+      out.resize(limit);
+    }
+  }
   return out;
 }
 

@@ -25,7 +25,8 @@ class FunctionLogs {
       : max_lines_(max_lines_per_function), max_line_bytes_(max_line_bytes) {}
 
   void append(const std::string& function, const std::string& request_id, std::string message);
-  // Lines with seq > after_seq, oldest first, at most `limit` (the newest ones if more).
+  // Lines with seq > after_seq, oldest first, at most `limit`: for after_seq 0 the newest
+  // ones, otherwise the ones right after the cursor, so a follower misses nothing.
   std::vector<LogEvent> read(const std::string& function, int64_t after_seq, size_t limit) const;
   void drop(const std::string& function);
 

@@ -112,17 +112,16 @@ Result<std::shared_ptr<Instance>> Instance::start(asio::io_context& ioc,
 
   std::weak_ptr<Instance> weak = inst;
   inst->channel_->on_ready = [weak] {
-    if (auto self = weak.lock()) self->ready_steady_ms_ = steadyNowMillis();
+    if (auto self = weak.lock()) self->ready_steady_us_ = steadyNowMicros();
   };
   inst->channel_->on_taken = [weak](const runtime_api::Event& ev) {
     if (auto self = weak.lock()) {
-      int64_t now = steadyNowMillis();
-      self->taken_steady_ms_ = now;
-      self->armTimer(now + ev.timeout_ms);
+      self->taken_steady_us_ = steadyNowMicros();
+      self->armTimer(steadyNowMillis() + ev.timeout_ms);
     }
   };
 
-  inst->started_steady_ms_ = steadyNowMillis();
+  inst->started_steady_us_ = steadyNowMicros();
   auto proc = launcher.launch(spec);
   if (!proc) {
     inst->endpoint_->stop();
@@ -205,7 +204,7 @@ asio::awaitable<void> Instance::watchExit() {
     }
     if (ec && ec != asio::error::interrupted) {
       // Cannot watch any more: fall back to a blocking-free poll.
-      asio::steady_timer t(co_await asio::this_coro::executor);
+      asio::steady_timer t(ioc_);
       t.expires_after(std::chrono::milliseconds(50));
       co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
     }
@@ -268,7 +267,7 @@ void Instance::kill(const std::string& reason) {
 // Lets output the runtime wrote before answering reach the capture: the bytes are in
 // the pipe already, the reader may just not have run yet.
 asio::awaitable<void> Instance::drainOutput() {
-  asio::steady_timer t(co_await asio::this_coro::executor);
+  asio::steady_timer t(ioc_);
   for (int i = 0; i < 50 && !output_closed_; ++i) {
     int pending = 0;
     if (::ioctl(output_fd_, FIONREAD, &pending) != 0 || pending == 0) break;
@@ -286,6 +285,7 @@ asio::awaitable<model::InvokeResult> Instance::invoke(model::InvokeRequest reque
   result.cold_start = !used_;
   used_ = true;
   const int64_t begin = steadyNowMillis();
+  const int64_t begin_us = steadyNowMicros();
   {
     std::lock_guard lock(mutex_);
     if (!result.cold_start) capture_.clear();  // a cold start's capture holds init output
@@ -308,13 +308,14 @@ asio::awaitable<model::InvokeResult> Instance::invoke(model::InvokeRequest reque
   auto slot = channel_->deliver(std::move(ev));
   runtime_api::RuntimeReply reply = co_await slot->wait();
   disarmTimer();
-  const int64_t end = steadyNowMillis();
+  const int64_t end_us = steadyNowMicros();
 
-  int64_t taken = taken_steady_ms_.load();
-  if (taken < begin) taken = begin;
-  int64_t ready = ready_steady_ms_.load();
-  if (result.cold_start && ready > 0) result.init_ms = static_cast<double>(ready - started_steady_ms_);
-  result.duration_ms = static_cast<double>(end - taken);
+  int64_t taken_us = std::max(taken_steady_us_.load(), begin_us);
+  int64_t ready_us = ready_steady_us_.load();
+  if (result.cold_start && ready_us > 0) {
+    result.init_ms = static_cast<double>(ready_us - started_steady_us_) / 1000.0;
+  }
+  result.duration_ms = static_cast<double>(end_us - taken_us) / 1000.0;
 
   using Kind = runtime_api::RuntimeReply::Kind;
   switch (reply.kind) {
@@ -334,11 +335,10 @@ asio::awaitable<model::InvokeResult> Instance::invoke(model::InvokeRequest reque
     case Kind::kClosed:
       if (timed_out_) {
         result.outcome = Outcome::kTimeout;
-        result.duration_ms = static_cast<double>(end - taken);
         result.payload = timeoutErrorBody(request.request_id, config_.timeout_s);
       } else {
         // Give the exit watcher a moment to reap, so the message can say how it died.
-        asio::steady_timer t(co_await asio::this_coro::executor);
+        asio::steady_timer t(ioc_);
         for (int i = 0; i < 100 && exitDescription() == "unknown"; ++i) {
           t.expires_after(std::chrono::milliseconds(2));
           co_await t.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -84,9 +84,9 @@ class Instance : public std::enable_shared_from_this<Instance> {
   std::atomic<bool> output_closed_{false};
   std::atomic<int64_t> last_used_ms_{0};
   std::atomic<uint64_t> timer_generation_{0};
-  int64_t started_steady_ms_ = 0;
-  std::atomic<int64_t> ready_steady_ms_{0};
-  std::atomic<int64_t> taken_steady_ms_{0};
+  int64_t started_steady_us_ = 0;
+  std::atomic<int64_t> ready_steady_us_{0};
+  std::atomic<int64_t> taken_steady_us_{0};
   bool used_ = false;  // touched only by the one invocation at a time
 
   mutable std::mutex mutex_;  // guards the fields below

@@ -154,7 +154,7 @@ asio::awaitable<void> Pool::shutdown(std::chrono::milliseconds grace) {
     std::lock_guard lock(mutex_);
     shutting_down_ = true;
   }
-  asio::steady_timer t(co_await asio::this_coro::executor);
+  asio::steady_timer t(ioc_);
   const int64_t deadline = steadyNowMillis() + grace.count();
   for (;;) {
     {

@@ -30,6 +30,7 @@ import requests
 import nimbus_helpers as h
 
 ACCESS_KEY = "AKIDNIMBUSTEST"
+_ABORTED = False  # set when the session stops early because the server died
 AWS_CLI = "/usr/bin/aws"
 
 
@@ -110,7 +111,7 @@ def server(tmp_path_factory) -> Server:
         _stop(srv, check=False)
         raise
     yield srv
-    _stop(srv, check=True)
+    _stop(srv, check=not _ABORTED)
 
 
 def _wait_healthy(srv: Server) -> None:
@@ -355,6 +356,21 @@ def awscli(server, tmp_path_factory):
         return _run(full, env, timeout, cwd=cwd)
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _server_still_alive(request):
+    """Once the server has died, every later test would only fail with 'connection
+    refused': stop the session instead, naming the exit status."""
+    if "server" in request.fixturenames:
+        srv = request.getfixturevalue("server")
+        if not srv.alive():
+            global _ABORTED
+            _ABORTED = True  # the teardown must not fail again inside session finish
+            pytest.exit(f"nimbus serve died during an earlier test (exit status "
+                        f"{srv.proc.returncode}); stopping. Server log tail:\n"
+                        f"{srv.log_tail(20)}", returncode=1)
+    yield
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -447,7 +447,8 @@ def test_oversize_payload_is_413(lam, make_function):
     assert result == {"small": True}
 
 
-@pytest.mark.parametrize("body", [b"this is not json", b'{"a": ', b"\xff\xfe\x00garbage"])
+@pytest.mark.parametrize("body", [b"this is not json", b'{"a": ', b"\xff\xfe\x00garbage"],
+                         ids=["text", "truncated", "binary"])
 def test_non_json_payload_is_400(lam, make_function, body):
     fn = make_function("python3.11", handler="app.echo", wait=False)
     expect_client_error("InvalidRequestContentException", 400, lam.invoke,

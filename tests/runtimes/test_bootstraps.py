@@ -347,6 +347,39 @@ def test_python_init_errors(api, runner, tmp_path, files, handler, error_type, m
     assert error_type in log_of(proc)
 
 
+def test_python_json_core_matches_json_module():
+    """nimbus_ric uses _json directly (to skip importing json/re at start-up):
+    it must encode and decode exactly like json.dumps/json.loads, and report
+    bad input as ValueError even while the json package is not loaded."""
+    script = textwrap.dedent(r"""
+        import sys
+        sys.path.insert(0, %r)
+        import nimbus_ric as n
+        errors = []
+        for bad in [b'{not json', b'', b'[1,', b'1 2', b'nul', b'{"a" 1}', b'"\\q"']:
+            try:
+                n.json_loads(bad)
+                errors.append(None)
+            except ValueError as e:
+                errors.append(type(e).__name__)
+        import json, decimal
+        samples = [None, True, 1, -2.5, 1e300, 10**30, "h\u00e9llo\n\"", [1, {"a": [None, "x"]}],
+                   {"k": {"nested": [1.0, 2]}, "u": "\u2603"}, {1: "a", None: 2, True: 3}, [], {}, 0.1,
+                   float("inf"), "x" * 1000]
+        for o in samples:
+            assert n.json_dumps(o) == json.dumps(o), o
+            enc = json.dumps(o)
+            assert repr(n.json_loads(enc.encode())) == repr(json.loads(enc)), enc
+        nan = n.json_loads(b' {"a": NaN} ')["a"]
+        assert nan != nan
+        assert n.json_dumps([decimal.Decimal("1.5"), decimal.Decimal("2")], n._json_default) == "[1.5, 2]"
+        print(",".join(str(e) for e in errors))
+    """) % os.path.dirname(PY_BOOTSTRAP)
+    out = subprocess.run(["/usr/bin/python3", "-S", "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "None" not in out.stdout and out.stdout.count("Error") == 7, out.stdout
+
+
 def test_python_hello_example(api, runner):
     root = os.path.join(REPO, "examples", "hello-python")
     proc = runner.start(PY_BOOTSTRAP, root, handler="app.handler")
@@ -560,6 +593,20 @@ def test_node_uncaught_exception_fails_invocation_and_exits(api, runner, tmp_pat
     rid = api.add_event({})
     body = result(api, rid, proc, kind="error").json()
     assert body["errorType"] == "Error" and body["errorMessage"] == "from a timer"
+    assert wait_exit(proc) != 0
+
+
+def test_node_unhandled_rejection_fails_invocation_and_exits(api, runner, tmp_path):
+    root = task(tmp_path, {"index.js": """
+        exports.handler = (event, context, callback) => {
+          Promise.reject(new Error('nobody catches me'));
+        };
+    """})
+    proc = runner.start(NODE_BOOTSTRAP, root, handler="index.handler")
+    rid = api.add_event({})
+    body = result(api, rid, proc, kind="error").json()
+    assert body["errorType"] == "Runtime.UnhandledPromiseRejection"
+    assert "nobody catches me" in body["errorMessage"]
     assert wait_exit(proc) != 0
 
 

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what nimbus needs to build, run and test, from Debian 12 packages only.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+  build-essential cmake pkg-config clang-format \
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
+  libssl-dev libsqlite3-dev libzip-dev libcli11-dev libgtest-dev libseccomp-dev \
+  python3 python3-pytest python3-boto3 python3-requests awscli \
+  curl zip unzip ca-certificates >/dev/null
+# The nodejs20.x runtime runs on the host's node; Debian's package is the fallback.
+command -v node >/dev/null || $SUDO apt-get install -y -qq nodejs >/dev/null
+echo "install-deps: done"
