@@ -82,7 +82,8 @@ class RuntimeClient {
     std::string msg = method + " " + path + " HTTP/1.1\r\nHost: " + address_ +
                       "\r\nUser-Agent: echo-provided-cpp/1.0\r\n";
     for (const auto& [name, value] : headers) msg += name + ": " + value + "\r\n";
-    if (method != "GET" || !body.empty()) msg += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    if (method != "GET" || !body.empty())
+      msg += "Content-Length: " + std::to_string(body.size()) + "\r\n";
     msg += "\r\n";
     msg += body;
     for (int attempt = 0;; ++attempt) {
@@ -151,7 +152,8 @@ class RuntimeClient {
     for (;;) {
       ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw std::runtime_error(std::string("read from the Runtime API: ") + std::strerror(errno));
+      if (n < 0)
+        throw std::runtime_error(std::string("read from the Runtime API: ") + std::strerror(errno));
       if (n == 0) return false;
       buf_.append(tmp, static_cast<size_t>(n));
       return true;
@@ -201,7 +203,8 @@ class RuntimeClient {
       // "HTTP/1.1 200 OK"
       size_t sp = status_line.find(' ');
       if (status_line.compare(0, 5, "HTTP/") != 0 || sp == std::string::npos) {
-        throw std::runtime_error("bad status line from the Runtime API: " + status_line.substr(0, 100));
+        throw std::runtime_error("bad status line from the Runtime API: " +
+                                 status_line.substr(0, 100));
       }
       version = status_line.substr(0, sp);
       r.status = std::atoi(status_line.c_str() + sp + 1);
@@ -219,7 +222,8 @@ class RuntimeClient {
       if (r.status >= 100 && r.status < 200) continue;  // 100 Continue and friends
       break;
     }
-    bool keep = version != "HTTP/1.0" && lower(r.header("connection")).find("close") == std::string::npos;
+    bool keep =
+        version != "HTTP/1.0" && lower(r.header("connection")).find("close") == std::string::npos;
     if (method == "HEAD" || r.status == 204 || r.status == 304) {
       // no body
     } else if (lower(r.header("transfer-encoding")).find("chunked") != std::string::npos) {
@@ -261,11 +265,21 @@ std::string jsonString(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char esc[8];
@@ -286,7 +300,8 @@ std::string errorBody(const std::string& type, const std::string& message) {
 
 void checkPost(const char* what, const Response& r) {
   if (r.status >= 200 && r.status < 300) return;
-  if (r.status >= 500) fatal(std::string(what) + " answered " + std::to_string(r.status) + ": " + r.body);
+  if (r.status >= 500)
+    fatal(std::string(what) + " answered " + std::to_string(r.status) + ": " + r.body);
   std::fprintf(stderr, "echo-provided-cpp: %s answered %d: %s\n", what, r.status, r.body.c_str());
 }
 
@@ -309,7 +324,8 @@ int main() {
       std::fprintf(stderr, "echo-provided-cpp: failing init as asked (_HANDLER=init-error)\n");
       checkPost("POST /init/error",
                 client.request("POST", std::string(kPrefix) + "/init/error",
-                               errorBody("Runtime.EchoInitError", "init failed as asked by _HANDLER=init-error"),
+                               errorBody("Runtime.EchoInitError",
+                                         "init failed as asked by _HANDLER=init-error"),
                                headers));
       return 1;
     }
@@ -334,14 +350,16 @@ int main() {
       if (handler == "error") {
         auto headers = json_headers;
         headers["Lambda-Runtime-Function-Error-Type"] = "Unhandled";
-        checkPost("POST /invocation/error",
-                  client.request("POST", base + "/error",
-                                 errorBody("EchoError", "failed as asked by _HANDLER=error"), headers));
+        checkPost(
+            "POST /invocation/error",
+            client.request("POST", base + "/error",
+                           errorBody("EchoError", "failed as asked by _HANDLER=error"), headers));
         continue;
       }
       std::string event = trim(next.body);
       std::string response = "{\"echo\": " + (event.empty() ? std::string("{}") : event) + "}";
-      checkPost("POST /invocation/response", client.request("POST", base + "/response", response, json_headers));
+      checkPost("POST /invocation/response",
+                client.request("POST", base + "/response", response, json_headers));
     }
   } catch (const std::exception& e) {
     fatal(e.what());

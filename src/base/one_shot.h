@@ -82,9 +82,8 @@ class OneShot {
   }
   static void complete(const boost::asio::any_io_executor& ex, std::unique_ptr<HandlerBase> handler,
                        T value) {
-    boost::asio::post(ex, [h = std::move(handler), v = std::move(value)]() mutable {
-      h->call(std::move(v));
-    });
+    boost::asio::post(
+        ex, [h = std::move(handler), v = std::move(value)]() mutable { h->call(std::move(v)); });
   }
 
   mutable std::mutex mutex_;

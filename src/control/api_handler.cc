@@ -48,9 +48,9 @@ http::Handler makeApiHandler(std::shared_ptr<http::Router> router,
     }
     co_return gateway::errorResponse(
         req,
-        makeError(ErrorCode::kUnknownOperation,
-                  "Unknown operation " + std::string(req.method_string()) + " " +
-                      std::string(path)),
+        makeError(
+            ErrorCode::kUnknownOperation,
+            "Unknown operation " + std::string(req.method_string()) + " " + std::string(path)),
         newUuid());
   };
 }

@@ -7,8 +7,7 @@ namespace nimbus::control {
 
 namespace json = boost::json;
 
-json::object toFunctionConfiguration(const model::FunctionConfig& c,
-                                     const model::ArnContext& arn) {
+json::object toFunctionConfiguration(const model::FunctionConfig& c, const model::ArnContext& arn) {
   json::object o;
   o["FunctionName"] = c.name;
   o["FunctionArn"] = model::functionArn(
@@ -37,8 +36,7 @@ json::object toFunctionConfiguration(const model::FunctionConfig& c,
   o["Architectures"] = json::array{"x86_64"};
   o["EphemeralStorage"] = json::object{{"Size", c.ephemeral_storage_mb}};
   o["SnapStart"] = json::object{{"ApplyOn", "None"}, {"OptimizationStatus", "Off"}};
-  o["LoggingConfig"] =
-      json::object{{"LogFormat", "Text"}, {"LogGroup", "/aws/lambda/" + c.name}};
+  o["LoggingConfig"] = json::object{{"LogFormat", "Text"}, {"LogGroup", "/aws/lambda/" + c.name}};
   return o;
 }
 

@@ -100,15 +100,14 @@ struct Api {
     c.revision_id = newUuid();
     if (auto r = d.store.createFunction(c); !r) {
       if (r.error().code == ErrorCode::kConflict) {
-        return fail(req,
-                    makeError(ErrorCode::kConflict,
-                              "Function already exist: " + c.name),
-                    rid);
+        return fail(req, makeError(ErrorCode::kConflict, "Function already exist: " + c.name), rid);
       }
       return fail(req, r.error(), rid);
     }
     log::info("control", "function created",
-              {{"request_id", rid}, {"function", c.name}, {"runtime", c.runtime},
+              {{"request_id", rid},
+               {"function", c.name},
+               {"runtime", c.runtime},
                {"code_sha256", c.code_sha256_b64}});
     return ok(req, Status::created, toFunctionConfiguration(c, d.arn), rid);
   }
@@ -190,8 +189,8 @@ struct Api {
     if (auto rv = checkRevision(*body, *c); !rv) return fail(req, rv.error(), rid);
     auto info = ingestZip(*body, "ZipFile");
     if (!info) return fail(req, info.error(), rid);
-    if (auto it = body->find("DryRun"); it != body->end() && it->value().is_bool() &&
-                                         it->value().as_bool()) {
+    if (auto it = body->find("DryRun");
+        it != body->end() && it->value().is_bool() && it->value().as_bool()) {
       model::FunctionConfig preview = *c;
       preview.code_sha256_b64 = info->sha256_b64;
       preview.code_size = info->size;
@@ -220,11 +219,11 @@ struct Api {
     auto r = ref(p);
     if (!r) return fail(req, r.error(), rid);
     if (r->qualifier && *r->qualifier != model::kLatest) {
-      return fail(req,
-                  makeError(ErrorCode::kNotFound,
-                            "Function not found: " +
-                                model::functionArn(d.arn, r->name, r->qualifier)),
-                  rid);
+      return fail(
+          req,
+          makeError(ErrorCode::kNotFound,
+                    "Function not found: " + model::functionArn(d.arn, r->name, r->qualifier)),
+          rid);
     }
     if (auto del = d.store.deleteFunction(r->name); !del) {
       if (del.error().code == ErrorCode::kNotFound) {
@@ -247,10 +246,10 @@ struct Api {
   Response logsOf(Request& req, const RouteParams& p, const std::string& rid) const {
     const std::string& name = p.path.at("name");
     if (!d.store.getFunction(name, model::kLatest)) {
-      return fail(req,
-                  makeError(ErrorCode::kNotFound,
-                            "Function not found: " + model::functionArn(d.arn, name)),
-                  rid);
+      return fail(
+          req,
+          makeError(ErrorCode::kNotFound, "Function not found: " + model::functionArn(d.arn, name)),
+          rid);
     }
     int64_t since = 0;
     size_t limit = 100;
@@ -267,16 +266,13 @@ struct Api {
     json::array arr;
     int64_t next = since;
     for (const auto& e : events) {
-      arr.push_back(json::object{{"timestamp", e.timestamp_ms},
-                                 {"request_id", e.request_id},
-                                 {"message", e.message}});
+      arr.push_back(json::object{
+          {"timestamp", e.timestamp_ms}, {"request_id", e.request_id}, {"message", e.message}});
       next = std::max(next, e.seq);
     }
-    return ok(req, Status::ok, json::object{{"events", std::move(arr)}, {"next_since", next}},
-              rid);
+    return ok(req, Status::ok, json::object{{"events", std::move(arr)}, {"next_since", next}}, rid);
   }
 };
-
 
 }  // namespace
 
@@ -284,10 +280,8 @@ void addFunctionRoutes(http::Router& router, FunctionsApiDeps deps) {
   auto api = std::make_shared<Api>(Api{deps});
   auto route = [&](http::Verb verb, const char* path, auto fn) {
     router.add(verb, path,
-               [api, fn](Request& req, const http::RequestInfo&,
-                         const RouteParams& p) -> asio::awaitable<Response> {
-                 co_return fn(*api, req, p, newUuid());
-               });
+               [api, fn](Request& req, const http::RequestInfo&, const RouteParams& p)
+                   -> asio::awaitable<Response> { co_return fn(*api, req, p, newUuid()); });
   };
   route(http::Verb::post, "/2015-03-31/functions",
         [](const Api& a, Request& r, const RouteParams&, const std::string& id) {

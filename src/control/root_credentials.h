@@ -21,8 +21,7 @@ struct RootCredentials {
 
 // `env` looks a variable up (injected so tests need not touch the process environment).
 Result<RootCredentials> loadOrCreateRootCredentials(
-    const std::filesystem::path& data_dir,
-    const std::function<const char*(const char*)>& env);
+    const std::filesystem::path& data_dir, const std::function<const char*(const char*)>& env);
 
 // Parses "[default]\naws_access_key_id = X\naws_secret_access_key = Y".
 Result<RootCredentials> parseCredentialsFile(const std::string& text);

@@ -12,8 +12,8 @@ namespace nimbus::gateway {
 
 struct ErrorShape {
   http::Status status;
-  const char* type;        // Lambda's error code
-  bool capital_message;    // ResourceNotFoundException/ServiceException use "Message"
+  const char* type;      // Lambda's error code
+  bool capital_message;  // ResourceNotFoundException/ServiceException use "Message"
 };
 
 ErrorShape shapeOf(ErrorCode code);

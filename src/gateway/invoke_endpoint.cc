@@ -77,9 +77,9 @@ asio::awaitable<Response> handleInvoke(invoke::Invoker& invoker, asio::io_contex
   }
   const size_t limit = type == "Event" ? kMaxAsyncPayload : kMaxSyncPayload;
   if (req.body().size() > limit) {
-    co_return fail(makeError(ErrorCode::kTooLarge,
-                             "Request must be smaller than " + std::to_string(limit) +
-                                 " bytes for the InvokeFunction operation"));
+    co_return fail(makeError(ErrorCode::kTooLarge, "Request must be smaller than " +
+                                                       std::to_string(limit) +
+                                                       " bytes for the InvokeFunction operation"));
   }
   if (auto ok = checkJson(req.body()); !ok) co_return fail(ok.error());
 

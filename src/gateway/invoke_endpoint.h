@@ -13,8 +13,7 @@ inline constexpr size_t kMaxSyncPayload = 6 * 1024 * 1024;  // 6,291,456 bytes
 inline constexpr size_t kMaxAsyncPayload = 1024 * 1024;     // 1 MB
 inline constexpr size_t kLogTailBytes = 4096;
 
-void addInvokeRoutes(http::Router& router, invoke::Invoker& invoker,
-                     boost::asio::io_context& ioc);
+void addInvokeRoutes(http::Router& router, invoke::Invoker& invoker, boost::asio::io_context& ioc);
 
 // The last 4 KB of a log, cut at a line or UTF-8 boundary where possible.
 std::string logTail(const std::string& log, size_t max_bytes = kLogTailBytes);

@@ -5,9 +5,9 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 
 #include "base/log.h"
@@ -183,10 +183,10 @@ asio::awaitable<bool> Server::serveOne(Connection& conn, beast::flat_buffer& buf
   if (beast::iequals(header[bhttp::field::expect], "100-continue")) {
     if (parser.content_length() && *parser.content_length() > options_.body_limit) {
       // Refuse before the client sends the body at all.
-      auto res = errorResponse(Status::payload_too_large,
-                               "Request must be smaller than " +
-                                   std::to_string(options_.body_limit) + " bytes",
-                               header.version());
+      auto res = errorResponse(
+          Status::payload_too_large,
+          "Request must be smaller than " + std::to_string(options_.body_limit) + " bytes",
+          header.version());
       co_await bhttp::async_write(conn.socket, res, kTuple);
       co_return false;
     }
@@ -199,10 +199,10 @@ asio::awaitable<bool> Server::serveOne(Connection& conn, beast::flat_buffer& buf
   auto [bec, bn] = co_await bhttp::async_read(conn.socket, buffer, parser, kTuple);
   if (bec) {
     if (bec == bhttp::error::body_limit) {
-      auto res = errorResponse(Status::payload_too_large,
-                               "Request must be smaller than " +
-                                   std::to_string(options_.body_limit) + " bytes",
-                               header.version());
+      auto res = errorResponse(
+          Status::payload_too_large,
+          "Request must be smaller than " + std::to_string(options_.body_limit) + " bytes",
+          header.version());
       co_await bhttp::async_write(conn.socket, res, kTuple);
       co_return false;
     }

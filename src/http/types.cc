@@ -69,8 +69,10 @@ std::map<std::string, std::string> parseQuery(std::string_view query) {
     std::string_view rawk = pair.substr(0, eq);
     std::string_view rawv = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
     std::string plusk(rawk), plusv(rawv);
-    for (auto& ch : plusk) if (ch == '+') ch = ' ';
-    for (auto& ch : plusv) if (ch == '+') ch = ' ';
+    for (auto& ch : plusk)
+      if (ch == '+') ch = ' ';
+    for (auto& ch : plusv)
+      if (ch == '+') ch = ' ';
     if (!percentDecode(plusk, k) || !percentDecode(plusv, v)) continue;
     out[k] = v;
   }

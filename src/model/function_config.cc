@@ -24,8 +24,8 @@ bool isProvidedRuntime(const std::string& runtime) {
 bool isValidFunctionName(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
   });
 }
 
@@ -50,19 +50,22 @@ Result<void> validate(const FunctionConfig& c) {
                std::to_string(kMinMemoryMb) + " and " + std::to_string(kMaxMemoryMb));
   }
   if (c.timeout_s < kMinTimeoutS || c.timeout_s > kMaxTimeoutS) {
-    return bad("'Timeout' value failed to satisfy constraint: Member must have value between 1 "
-               "and 900");
+    return bad(
+        "'Timeout' value failed to satisfy constraint: Member must have value between 1 "
+        "and 900");
   }
   if (c.ephemeral_storage_mb < 512 || c.ephemeral_storage_mb > 10240) {
     return bad("'EphemeralStorage.Size' must be between 512 and 10240");
   }
   if (c.description.size() > 256) return bad("Description must be at most 256 characters");
   if (!c.role.empty()) {
-    static const std::regex kRole(R"(arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+)");
+    static const std::regex kRole(
+        R"(arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+)");
     if (!std::regex_match(c.role, kRole)) {
-      return bad("Value '" + c.role +
-                 "' at 'role' failed to satisfy constraint: Member must satisfy regular "
-                 "expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+");
+      return bad(
+          "Value '" + c.role +
+          "' at 'role' failed to satisfy constraint: Member must satisfy regular "
+          "expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+");
     }
   }
   size_t env_bytes = 0;
@@ -74,8 +77,9 @@ Result<void> validate(const FunctionConfig& c) {
     env_bytes += k.size() + v.size();
   }
   if (env_bytes > kMaxEnvironmentBytes) {
-    return bad("Lambda was unable to configure your environment variables because the "
-               "environment variables you have provided exceeded the 4KB limit.");
+    return bad(
+        "Lambda was unable to configure your environment variables because the "
+        "environment variables you have provided exceeded the 4KB limit.");
   }
   return {};
 }

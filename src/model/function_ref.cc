@@ -46,8 +46,7 @@ Result<FunctionRef> parseFunctionRef(const std::string& text) {
 Result<FunctionRef> withQualifier(FunctionRef ref, const std::string& query_qualifier) {
   if (query_qualifier.empty()) return ref;
   if (!validQualifier(query_qualifier)) {
-    return makeError(ErrorCode::kInvalidParameter,
-                     "Invalid qualifier: " + query_qualifier);
+    return makeError(ErrorCode::kInvalidParameter, "Invalid qualifier: " + query_qualifier);
   }
   if (ref.qualifier && *ref.qualifier != query_qualifier) {
     return makeError(ErrorCode::kInvalidParameter,

@@ -10,9 +10,9 @@ namespace nimbus::model {
 struct InvokeRequest {
   std::string request_id;
   std::string function_name;
-  std::string qualifier;     // as given by the caller; empty means $LATEST
-  std::string invoked_arn;   // the ARN used to call it (with qualifier when given)
-  std::string payload;       // event bytes (JSON)
+  std::string qualifier;         // as given by the caller; empty means $LATEST
+  std::string invoked_arn;       // the ARN used to call it (with qualifier when given)
+  std::string payload;           // event bytes (JSON)
   std::string client_context;    // decoded X-Amz-Client-Context (JSON text), may be empty
   std::string cognito_identity;  // JSON text, may be empty
   std::string trace_id;          // X-Amzn-Trace-Id form

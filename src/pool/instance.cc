@@ -31,8 +31,8 @@ constexpr size_t kMaxCaptureBytes = 256 * 1024;  // per invocation; the tail is 
 std::vector<std::string> buildEnvironment(const model::FunctionConfig& c,
                                           const std::filesystem::path& code_dir,
                                           const std::filesystem::path& runtime_dir,
-                                          const std::string& runtime_api,
-                                          const std::string& region, const std::string& id) {
+                                          const std::string& runtime_api, const std::string& region,
+                                          const std::string& id) {
   std::map<std::string, std::string> env = c.environment;
   // Reserved variables win over the function's own, as in Lambda.
   env["AWS_LAMBDA_FUNCTION_NAME"] = c.name;
@@ -69,8 +69,7 @@ std::vector<std::string> buildEnvironment(const model::FunctionConfig& c,
 std::string shortId() { return hexEncode(randomBytes(8)); }
 }  // namespace
 
-Instance::Instance(asio::io_context& ioc, const model::FunctionConfig& config,
-                   FunctionLogs& logs)
+Instance::Instance(asio::io_context& ioc, const model::FunctionConfig& config, FunctionLogs& logs)
     : ioc_(ioc),
       config_(config),
       logs_(logs),
@@ -90,12 +89,9 @@ Instance::~Instance() {
   }
 }
 
-Result<std::shared_ptr<Instance>> Instance::start(asio::io_context& ioc,
-                                                  sandbox::ProcessLauncher& launcher,
-                                                  const model::FunctionConfig& config,
-                                                  const std::filesystem::path& code_dir,
-                                                  const InstanceSettings& settings,
-                                                  FunctionLogs& logs) {
+Result<std::shared_ptr<Instance>> Instance::start(
+    asio::io_context& ioc, sandbox::ProcessLauncher& launcher, const model::FunctionConfig& config,
+    const std::filesystem::path& code_dir, const InstanceSettings& settings, FunctionLogs& logs) {
   std::shared_ptr<Instance> inst(new Instance(ioc, config, logs));
   inst->endpoint_ = std::make_unique<runtime_api::Endpoint>(ioc, inst->channel_, inst->id_);
   auto api = inst->endpoint_->start(settings.runtime_host);
@@ -104,7 +100,7 @@ Result<std::shared_ptr<Instance>> Instance::start(asio::io_context& ioc,
   std::filesystem::path runtime_dir = settings.runtimes_dir / config.runtime;
   sandbox::ProcessSpec spec;
   spec.executable = model::isProvidedRuntime(config.runtime) ? (code_dir / "bootstrap").string()
-                                                              : (runtime_dir / "bootstrap").string();
+                                                             : (runtime_dir / "bootstrap").string();
   spec.argv = {spec.executable};
   spec.env = buildEnvironment(config, code_dir, runtime_dir, *api, settings.region, inst->id_);
   spec.cwd = code_dir.string();
@@ -239,8 +235,8 @@ void Instance::armTimer(int64_t deadline_steady_ms) {
   uint64_t gen = ++timer_generation_;
   asio::post(strand_, [self = shared_from_this(), gen, deadline_steady_ms] {
     if (gen != self->timer_generation_) return;
-    self->timer_.expires_after(std::chrono::milliseconds(
-        std::max<int64_t>(0, deadline_steady_ms - steadyNowMillis())));
+    self->timer_.expires_after(
+        std::chrono::milliseconds(std::max<int64_t>(0, deadline_steady_ms - steadyNowMillis())));
     self->timer_.async_wait([self, gen](boost::system::error_code ec) {
       if (ec || gen != self->timer_generation_) return;
       self->timed_out_ = true;
@@ -365,8 +361,7 @@ asio::awaitable<model::InvokeResult> Instance::invoke(model::InvokeRequest reque
   std::vector<std::string> tail_lines;
   if (result.outcome == Outcome::kTimeout) {
     tail_lines.push_back(formatIso8601Millis(systemNowMillis()) + " " + request.request_id +
-                         " Task timed out after " + formatSeconds(config_.timeout_s) +
-                         " seconds");
+                         " Task timed out after " + formatSeconds(config_.timeout_s) + " seconds");
   }
   result.log = buildInvocationLog(result, captured, tail_lines);
   for (const auto& line : tail_lines) logs_.append(config_.name, request.request_id, line);

@@ -55,8 +55,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void touch();
 
  private:
-  Instance(boost::asio::io_context& ioc, const model::FunctionConfig& config,
-           FunctionLogs& logs);
+  Instance(boost::asio::io_context& ioc, const model::FunctionConfig& config, FunctionLogs& logs);
   void startBackground();
   boost::asio::awaitable<void> readOutput();
   boost::asio::awaitable<void> watchExit();

@@ -31,8 +31,8 @@ struct PoolOptions {
 
 class Pool {
  public:
-  Pool(boost::asio::io_context& ioc, sandbox::ProcessLauncher& launcher,
-       store::CodeStore& code, FunctionLogs& logs, PoolOptions options);
+  Pool(boost::asio::io_context& ioc, sandbox::ProcessLauncher& launcher, store::CodeStore& code,
+       FunctionLogs& logs, PoolOptions options);
   ~Pool();
 
   // Runs one invocation of `config`. Platform failures (cannot start, shutting down,

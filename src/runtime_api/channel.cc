@@ -111,8 +111,9 @@ Channel::PostResult Channel::answer(const std::string& request_id, RuntimeReply 
 
 Channel::PostResult Channel::postResponse(const std::string& request_id, std::string body) {
   if (body.size() > kMaxResponseBytes) {
-    std::string msg = R"({"errorMessage":"Response payload size exceeded maximum allowed )"
-                      R"(payload size (6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"})";
+    std::string msg =
+        R"({"errorMessage":"Response payload size exceeded maximum allowed )"
+        R"(payload size (6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"})";
     answer(request_id, RuntimeReply{RuntimeReply::Kind::kError, std::move(msg),
                                     "Function.ResponseSizeTooLarge"});
     return PostResult::kTooLarge;

@@ -24,9 +24,10 @@ Response postReply(const Request& req, Channel::PostResult r) {
     case Channel::PostResult::kAccepted:
       return jsonReply(req, Status::accepted, R"({"status":"OK"})");
     case Channel::PostResult::kTooLarge:
-      return jsonReply(req, Status::payload_too_large,
-                       R"({"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).",)"
-                       R"("errorType":"RequestEntityTooLarge"})");
+      return jsonReply(
+          req, Status::payload_too_large,
+          R"({"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).",)"
+          R"("errorType":"RequestEntityTooLarge"})");
     case Channel::PostResult::kUnknownRequest:
       break;
   }

@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -107,7 +107,8 @@ int runServe(const ServeOptions& o) {
     return fail("cannot create data folder",
                 makeError(ErrorCode::kInternal, data.string() + ": " + fec.message()));
   }
-  auto creds = control::loadOrCreateRootCredentials(data, [](const char* n) { return std::getenv(n); });
+  auto creds =
+      control::loadOrCreateRootCredentials(data, [](const char* n) { return std::getenv(n); });
   if (!creds) return fail("cannot load root credentials", creds.error());
   if (creds->created) {
     log::info(kComponent, "created root credentials",

@@ -17,15 +17,17 @@ CLI::App* addServeCommand(CLI::App& app, ServeOptions& o) {
   serve->add_option("--region", o.region, "Region reported in ARNs")->capture_default_str();
   serve->add_option("--account-id", o.account_id, "12-digit account id reported in ARNs")
       ->capture_default_str();
-  serve->add_option("--keep-alive-seconds", o.keep_alive_seconds,
-                    "Idle instances end after this many seconds")
+  serve
+      ->add_option("--keep-alive-seconds", o.keep_alive_seconds,
+                   "Idle instances end after this many seconds")
       ->envname("NIMBUS_KEEP_ALIVE_SECONDS")
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
   serve->add_option("--threads", o.threads, "I/O threads (0: one per core, at least 2)")
       ->check(CLI::Range(0, 256));
-  serve->add_option("--shutdown-grace-seconds", o.shutdown_grace_seconds,
-                    "On SIGTERM, how long running invocations may take to finish")
+  serve
+      ->add_option("--shutdown-grace-seconds", o.shutdown_grace_seconds,
+                   "On SIGTERM, how long running invocations may take to finish")
       ->check(CLI::Range(0, 900))
       ->capture_default_str();
   serve->add_option("--max-instances", o.max_instances, "Host-wide cap on live instances")

@@ -10,7 +10,7 @@ namespace nimbus::server {
 struct ServeOptions {
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = "./data";
-  std::string store;  // empty: SQLite in the data folder; postgres://… later
+  std::string store;         // empty: SQLite in the data folder; postgres://… later
   std::string runtimes_dir;  // empty: found next to the binary or in the source tree
   std::string region = "us-east-1";
   std::string account_id = "000000000000";
