@@ -9,19 +9,12 @@
 #include <string_view>
 
 #include "base/error.h"
+#include "model/credentials_file.h"
 
 namespace nimbus::cli {
 
-struct Credentials {
-  std::string access_key_id;
-  std::string secret_access_key;
-};
-
-// Reads one profile of an AWS shared-credentials (ini) file: `[profile]` sections with
-// `aws_access_key_id = ...` and `aws_secret_access_key = ...`. NotFound when the profile
-// or one of the two keys is missing.
-Result<Credentials> parseCredentialsFile(std::string_view text,
-                                         std::string_view profile = "default");
+using Credentials = model::AccessKeyPair;
+using model::parseCredentialsFile;
 
 struct CredentialFlags {
   std::optional<std::string> access_key;

@@ -8,16 +8,11 @@
 #include <sstream>
 
 #include "base/encoding.h"
+#include "model/credentials_file.h"
 
 namespace nimbus::control {
 
 namespace {
-std::string trim(std::string s) {
-  size_t b = s.find_first_not_of(" \t\r");
-  size_t e = s.find_last_not_of(" \t\r");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
-
 std::string randomAlnum(size_t n, const char* alphabet) {
   std::string bytes = randomBytes(n);
   std::string out;
@@ -28,30 +23,9 @@ std::string randomAlnum(size_t n, const char* alphabet) {
 }  // namespace
 
 Result<RootCredentials> parseCredentialsFile(const std::string& text) {
-  RootCredentials c;
-  std::istringstream in(text);
-  std::string line;
-  bool in_default = true;
-  while (std::getline(in, line)) {
-    line = trim(line);
-    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
-    if (line.front() == '[') {
-      in_default = line == "[default]";
-      continue;
-    }
-    if (!in_default) continue;
-    size_t eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    std::string key = trim(line.substr(0, eq));
-    std::string value = trim(line.substr(eq + 1));
-    if (key == "aws_access_key_id") c.access_key_id = value;
-    if (key == "aws_secret_access_key") c.secret_access_key = value;
-  }
-  if (c.access_key_id.empty() || c.secret_access_key.empty()) {
-    return makeError(ErrorCode::kInvalidParameter,
-                     "credentials file lacks aws_access_key_id or aws_secret_access_key");
-  }
-  return c;
+  auto pair = model::parseCredentialsFile(text);
+  if (!pair) return pair.error();
+  return RootCredentials{pair->access_key_id, pair->secret_access_key, "", false};
 }
 
 Result<RootCredentials> loadOrCreateRootCredentials(
@@ -77,8 +51,7 @@ Result<RootCredentials> loadOrCreateRootCredentials(
       randomAlnum(40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
   c.source = path.string();
   c.created = true;
-  std::string text = "[default]\naws_access_key_id = " + c.access_key_id +
-                     "\naws_secret_access_key = " + c.secret_access_key + "\n";
+  std::string text = model::formatCredentialsFile({c.access_key_id, c.secret_access_key});
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     return makeError(ErrorCode::kInternal, "cannot create " + path.string(), errno);
