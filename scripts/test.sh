@@ -24,6 +24,12 @@ if [ "${NIMBUS_SKIP_ASAN:-0}" != 1 ]; then
     ctest --test-dir build-asan --output-on-failure -j 2 --timeout 600
 fi
 
+if [ "${NIMBUS_SKIP_RIC:-0}" != 1 ]; then
+  echo "== AWS's Node.js runtime interface client (third-party Runtime API client)"
+  scripts/build-aws-lambda-ric.sh "$PWD/build/ric"
+  export NIMBUS_RIC_DIR=$PWD/build/ric
+fi
+
 echo "== runtime and integration tests"
 export NIMBUS_BIN=$PWD/build/src/nimbus
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/runtimes tests/integration
