@@ -15,7 +15,7 @@ inline constexpr size_t kLogTailBytes = 4096;
 
 void addInvokeRoutes(http::Router& router, invoke::Invoker& invoker, boost::asio::io_context& ioc);
 
-// The last 4 KB of a log, cut at a line or UTF-8 boundary where possible.
+// The last 4 KB of a log, never starting inside a UTF-8 sequence.
 std::string logTail(const std::string& log, size_t max_bytes = kLogTailBytes);
 // A new X-Ray style trace header: Root=1-<8 hex secs>-<24 hex>;Sampled=0
 std::string newTraceId();

@@ -114,9 +114,9 @@ Channel::PostResult Channel::postResponse(const std::string& request_id, std::st
     std::string msg =
         R"({"errorMessage":"Response payload size exceeded maximum allowed )"
         R"(payload size (6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"})";
-    answer(request_id, RuntimeReply{RuntimeReply::Kind::kError, std::move(msg),
-                                    "Function.ResponseSizeTooLarge"});
-    return PostResult::kTooLarge;
+    PostResult r = answer(request_id, RuntimeReply{RuntimeReply::Kind::kError, std::move(msg),
+                                                   "Function.ResponseSizeTooLarge"});
+    return r == PostResult::kAccepted ? PostResult::kTooLarge : r;
   }
   return answer(request_id, RuntimeReply{RuntimeReply::Kind::kResponse, std::move(body), {}});
 }

@@ -2,6 +2,7 @@
 #include "runtime_api/endpoint.h"
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/json.hpp>
 
 #include "base/log.h"
 #include "http/router.h"
@@ -97,7 +98,8 @@ Endpoint::Endpoint(asio::io_context& ioc, std::shared_ptr<Channel> channel, std:
   options.error_response = [](Status status, const std::string& message) {
     Response res{status, 11};
     res.set(bhttp::field::content_type, "application/json");
-    res.body() = R"({"errorMessage":")" + message + R"(","errorType":"InvalidRequest"})";
+    res.body() = boost::json::serialize(
+        boost::json::object{{"errorMessage", message}, {"errorType", "InvalidRequest"}});
     return res;
   };
   server_ = std::make_shared<http::Server>(
