@@ -2,6 +2,8 @@
 // failure ends in a logged close, never an exception out of the coroutine.
 #include "http/server.h"
 
+#include <unistd.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -75,6 +77,18 @@ Result<asio::ip::tcp::endpoint> Server::listen(const asio::ip::tcp::endpoint& en
                      "listen on " + endpoint.address().to_string() + ":" +
                          std::to_string(endpoint.port()) + ": " + ec.message(),
                      ec.value());
+  }
+  auto bound = acceptor_.local_endpoint(ec);
+  asio::co_spawn(acceptor_.get_executor(), acceptLoop(), asio::detached);
+  return bound;
+}
+
+Result<asio::ip::tcp::endpoint> Server::adopt(int fd) {
+  boost::system::error_code ec;
+  acceptor_.assign(asio::ip::tcp::v4(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    return makeError(ErrorCode::kInternal, "adopt listening socket: " + ec.message(), ec.value());
   }
   auto bound = acceptor_.local_endpoint(ec);
   asio::co_spawn(acceptor_.get_executor(), acceptLoop(), asio::detached);

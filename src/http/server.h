@@ -35,6 +35,9 @@ class Server : public std::enable_shared_from_this<Server> {
 
   // Binds and starts accepting. Port 0 picks a free port; the bound endpoint is returned.
   Result<asio::ip::tcp::endpoint> listen(const asio::ip::tcp::endpoint& endpoint);
+  // Starts accepting on an already listening IPv4 TCP socket (e.g. one created inside
+  // another network namespace); takes ownership of `fd`.
+  Result<asio::ip::tcp::endpoint> adopt(int fd);
   // Stops accepting and closes idle connections; requests already in a handler finish
   // and are answered with Connection: close. Thread-safe.
   void stop();

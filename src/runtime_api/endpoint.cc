@@ -129,6 +129,12 @@ Result<std::string> Endpoint::start(const std::string& host) {
   return host + ":" + std::to_string(bound->port());
 }
 
+Result<void> Endpoint::adopt(int fd) {
+  auto bound = server_->adopt(fd);
+  if (!bound) return bound.error();
+  return {};
+}
+
 void Endpoint::stop() {
   if (server_) server_->stop();
 }

@@ -16,6 +16,9 @@ class Endpoint {
   ~Endpoint();
   // Listens on host:0 and returns "host:port" for AWS_LAMBDA_RUNTIME_API.
   Result<std::string> start(const std::string& host);
+  // Serves on a listening socket made elsewhere (inside the instance's network
+  // namespace); takes ownership of `fd`.
+  Result<void> adopt(int fd);
   void stop();
 
  private:
