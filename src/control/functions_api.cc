@@ -122,6 +122,9 @@ struct Api {
     json::object out;
     out["Configuration"] = std::move(config);
     out["Code"] = json::object{{"RepositoryType", "S3"}};
+    if (auto reserved = d.store.getReservedConcurrency(r->name); reserved && *reserved) {
+      out["Concurrency"] = json::object{{"ReservedConcurrentExecutions", **reserved}};
+    }
     out["Tags"] = json::object{};
     return ok(req, Status::ok, out, rid);
   }
@@ -235,6 +238,7 @@ struct Api {
       return fail(req, del.error(), rid);
     }
     d.pool.retire(r->name);
+    d.pool.admission().forget(r->name);
     d.logs.drop(r->name);
     if (auto keep = d.store.referencedCodeDigests(); keep) d.code.collectGarbage(*keep);
     log::info("control", "function deleted", {{"request_id", rid}, {"function", r->name}});

@@ -20,7 +20,8 @@ Pool::Pool(asio::io_context& ioc, sandbox::ProcessLauncher& launcher, store::Cod
       code_(code),
       logs_(logs),
       options_(std::move(options)),
-      reap_timer_(asio::make_strand(ioc)) {
+      reap_timer_(asio::make_strand(ioc)),
+      admission_(options_.concurrency_limit) {
   scheduleReap();
 }
 
@@ -35,6 +36,21 @@ std::string Pool::keyOf(const model::FunctionConfig& c) {
 
 asio::awaitable<Result<model::InvokeResult>> Pool::invoke(const model::FunctionConfig& config,
                                                           model::InvokeRequest request) {
+  auto slot = admission_.admit(config.name);
+  if (!slot) {
+    log::info("pool", "throttled",
+              {{"function", config.name},
+               {"request_id", request.request_id},
+               {"reason", slot.error().reason}});
+    co_return slot.error();
+  }
+  auto result = co_await run(config, std::move(request));
+  admission_.release(*slot);
+  co_return result;
+}
+
+asio::awaitable<Result<model::InvokeResult>> Pool::run(const model::FunctionConfig& config,
+                                                       model::InvokeRequest request) {
   const std::string key = keyOf(config);
   std::shared_ptr<Instance> inst;
   {

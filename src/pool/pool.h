@@ -1,7 +1,8 @@
 // Instances per function version: take a warm idle instance (LIFO) or start one
 // (cold), hand it the event, put it back afterwards; reap idle ones after keep-alive;
 // retire those whose function changed. Thread-safe.
-// TODO(scaling): reserved/provisioned concurrency, memory budget, admission (issue 4).
+// Admission applies reserved and host-wide concurrency (admission.h).
+// TODO(scaling): provisioned concurrency, memory budget, bounded wait (issue 4).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -16,6 +17,7 @@
 #include "base/error.h"
 #include "model/function_config.h"
 #include "model/invocation.h"
+#include "pool/admission.h"
 #include "pool/function_logs.h"
 #include "pool/instance.h"
 #include "sandbox/process.h"
@@ -27,6 +29,7 @@ struct PoolOptions {
   InstanceSettings instance;
   std::chrono::seconds keep_alive{300};  // idle instances end after this
   int max_instances = 256;               // host-wide cap on live instances
+  int concurrency_limit = 1000;  // host-wide concurrent invocations (Lambda's account limit)
 };
 
 class Pool {
@@ -46,11 +49,14 @@ class Pool {
   // instance and waits for the processes to be reaped.
   boost::asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
 
+  Admission& admission() { return admission_; }
   size_t liveInstances() const;
   size_t idleInstances() const;
 
  private:
   static std::string keyOf(const model::FunctionConfig& c);
+  boost::asio::awaitable<Result<model::InvokeResult>> run(const model::FunctionConfig& config,
+                                                          model::InvokeRequest request);
   void scheduleReap();
   void reapIdle();
   void release(const std::shared_ptr<Instance>& inst, const std::string& key);
@@ -61,6 +67,7 @@ class Pool {
   FunctionLogs& logs_;
   PoolOptions options_;
   boost::asio::steady_timer reap_timer_;
+  Admission admission_;
 
   mutable std::mutex mutex_;
   bool shutting_down_ = false;

@@ -16,6 +16,7 @@
 
 #include "base/log.h"
 #include "control/api_handler.h"
+#include "control/concurrency_api.h"
 #include "control/functions_api.h"
 #include "control/root_credentials.h"
 #include "gateway/error_mapping.h"
@@ -131,13 +132,21 @@ int runServe(const ServeOptions& o) {
   pool_options.instance.region = o.region;
   pool_options.keep_alive = std::chrono::seconds(o.keep_alive_seconds);
   pool_options.max_instances = o.max_instances;
+  pool_options.concurrency_limit = o.concurrency_limit;
   pool::Pool pool(ioc, *launcher, code, logs, pool_options);
   model::ArnContext arn{o.region, o.account_id};
   invoke::Invoker invoker(**store, pool, arn);
 
   auto router = std::make_shared<http::Router>();
   gateway::addInvokeRoutes(*router, invoker, ioc);
-  control::addFunctionRoutes(*router, control::FunctionsApiDeps{**store, code, pool, logs, arn});
+  control::FunctionsApiDeps api_deps{**store, code, pool, logs, arn};
+  control::addFunctionRoutes(*router, api_deps);
+  control::addConcurrencyRoutes(*router, api_deps);
+  if (auto reserved = (*store)->reservedConcurrencies(); reserved) {
+    for (const auto& [name, n] : *reserved) (void)pool.admission().setReservation(name, n);
+  } else {
+    return fail("cannot load reserved concurrency", reserved.error());
+  }
 
   std::atomic<bool> ready{false};
   http::ServerOptions http_options;

@@ -33,6 +33,11 @@ CLI::App* addServeCommand(CLI::App& app, ServeOptions& o) {
   serve->add_option("--max-instances", o.max_instances, "Host-wide cap on live instances")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  serve
+      ->add_option("--concurrency-limit", o.concurrency_limit,
+                   "Host-wide concurrent invocations; reservations come out of it")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
   serve->add_option("--log-level", o.log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();

@@ -18,6 +18,7 @@ struct ServeOptions {
   int threads = 0;  // 0: number of cores, at least 2
   int shutdown_grace_seconds = 30;
   int max_instances = 256;
+  int concurrency_limit = 1000;
   size_t max_body_bytes = 70 * 1024 * 1024;  // 50 MB zip as base64, plus JSON
   std::string log_level = "info";
 };

@@ -46,8 +46,14 @@ CREATE TABLE function_versions (
 CREATE INDEX function_versions_by_code_digest ON function_versions(code_digest_hex);
 )sql";
 
+// Reserved concurrency belongs to the function, not to a version. NULL: none.
+constexpr std::string_view kReservedConcurrencyV2 = R"sql(
+ALTER TABLE functions ADD COLUMN reserved_concurrency INTEGER;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "create functions and function_versions", kFunctionsV1},
+    Migration{2, "reserved concurrency per function", kReservedConcurrencyV2},
 };
 
 constexpr std::string_view kCreateMigrationsTable = R"sql(

@@ -285,4 +285,46 @@ Result<std::vector<std::string>> SqliteStore::referencedCodeDigests() {
   return digests;
 }
 
+Result<std::optional<int>> SqliteStore::getReservedConcurrency(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Result<Statement> select =
+      db_.prepare("SELECT reserved_concurrency FROM functions WHERE name = ?1");
+  if (!select.ok()) return select.error();
+  select->bind(1, name);
+  Result<bool> row = select->step();
+  if (!row.ok()) return row.error();
+  if (!*row) return functionNotFound(name);
+  if (select->columnIsNull(0)) return std::optional<int>{};
+  return std::optional<int>(static_cast<int>(select->columnInt64(0)));
+}
+
+Result<void> SqliteStore::setReservedConcurrency(const std::string& name,
+                                                 std::optional<int> reserved) {
+  std::lock_guard lock(mutex_);
+  Result<Statement> update =
+      reserved ? db_.prepare("UPDATE functions SET reserved_concurrency = ?2 WHERE name = ?1")
+               : db_.prepare("UPDATE functions SET reserved_concurrency = NULL WHERE name = ?1");
+  if (!update.ok()) return update.error();
+  update->bind(1, name);
+  if (reserved) update->bind(2, *reserved);
+  if (Result<void> r = update->run(); !r.ok()) return r;
+  if (db_.changes() == 0) return functionNotFound(name);
+  return {};
+}
+
+Result<std::map<std::string, int>> SqliteStore::reservedConcurrencies() {
+  std::lock_guard lock(mutex_);
+  Result<Statement> select = db_.prepare(
+      "SELECT name, reserved_concurrency FROM functions WHERE reserved_concurrency IS NOT NULL");
+  if (!select.ok()) return select.error();
+  std::map<std::string, int> out;
+  while (true) {
+    Result<bool> row = select->step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    out[select->columnText(0)] = static_cast<int>(select->columnInt64(1));
+  }
+  return out;
+}
+
 }  // namespace nimbus::store

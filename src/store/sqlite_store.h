@@ -32,6 +32,10 @@ class SqliteStore : public Store {
   Result<FunctionPage> listFunctions(const std::optional<std::string>& marker,
                                      int max_items) override;
   Result<std::vector<std::string>> referencedCodeDigests() override;
+  Result<std::optional<int>> getReservedConcurrency(const std::string& name) override;
+  Result<void> setReservedConcurrency(const std::string& name,
+                                      std::optional<int> reserved) override;
+  Result<std::map<std::string, int>> reservedConcurrencies() override;
 
  private:
   explicit SqliteStore(sqlite::Database db) : db_(std::move(db)) {}

@@ -492,3 +492,28 @@ TEST(SqliteMigrationsTest, ShippedStepsAreNumberedFromOne) {
 
 }  // namespace
 }  // namespace nimbus::store
+
+namespace nimbus::store {
+namespace {
+
+TEST(SqliteStoreReservedConcurrencyTest, SetGetClearAndList) {
+  auto store = SqliteStore::open(":memory:");
+  ASSERT_TRUE(store.ok());
+  model::FunctionConfig c;
+  c.name = "f";
+  c.runtime = "python3.11";
+  c.handler = "app.handler";
+  ASSERT_TRUE((*store)->createFunction(c).ok());
+  EXPECT_FALSE((*store)->getReservedConcurrency("f")->has_value());
+  ASSERT_TRUE((*store)->setReservedConcurrency("f", 0).ok());
+  EXPECT_EQ((*store)->getReservedConcurrency("f")->value(), 0);
+  EXPECT_EQ((*store)->reservedConcurrencies()->at("f"), 0);
+  ASSERT_TRUE((*store)->setReservedConcurrency("f", std::nullopt).ok());
+  EXPECT_FALSE((*store)->getReservedConcurrency("f")->has_value());
+  EXPECT_TRUE((*store)->reservedConcurrencies()->empty());
+  EXPECT_EQ((*store)->getReservedConcurrency("nope").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ((*store)->setReservedConcurrency("nope", 1).error().code, ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace nimbus::store

@@ -3,6 +3,7 @@
 // Implementations are thread-safe: any thread may call any method.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +36,12 @@ class Store {
   // returned as next_marker), at most max_items (1..10000).
   virtual Result<FunctionPage> listFunctions(const std::optional<std::string>& marker,
                                              int max_items) = 0;
+  // Reserved concurrency of a function (nullopt: none). kNotFound if no such function.
+  virtual Result<std::optional<int>> getReservedConcurrency(const std::string& name) = 0;
+  virtual Result<void> setReservedConcurrency(const std::string& name,
+                                              std::optional<int> reserved) = 0;
+  // Every function that has a reservation, for loading admission state at start.
+  virtual Result<std::map<std::string, int>> reservedConcurrencies() = 0;
   // Every code digest still referenced by some function version (for garbage collection).
   virtual Result<std::vector<std::string>> referencedCodeDigests() = 0;
 };
