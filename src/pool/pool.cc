@@ -64,10 +64,23 @@ asio::awaitable<Result<model::InvokeResult>> Pool::run(const model::FunctionConf
       it->second.pop_back();
       if (candidate->alive()) inst = std::move(candidate);
     }
-    if (!inst && all_.size() >= static_cast<size_t>(options_.max_instances)) {
-      Error e = makeError(ErrorCode::kTooManyRequests, "Rate Exceeded.");
-      e.reason = "ConcurrentInvocationLimitExceeded";
-      co_return e;
+    if (!inst) {
+      if (all_.size() >= static_cast<size_t>(options_.max_instances)) {
+        Error e = makeError(ErrorCode::kTooManyRequests, "Rate Exceeded.");
+        e.reason = "ConcurrentInvocationLimitExceeded";
+        co_return e;
+      }
+      if (!reserveMemoryLocked(config.memory_mb)) {
+        Error e = makeError(ErrorCode::kTooManyRequests,
+                            "Rate Exceeded: starting another " + std::to_string(config.memory_mb) +
+                                " MB instance would exceed the host memory budget of " +
+                                std::to_string(options_.memory_budget_mb) +
+                                " MB and no idle instance can be reaped.");
+        e.reason = "MemoryBudgetExceeded";
+        log::warn("pool", "memory budget exhausted",
+                  {{"function", config.name}, {"request_id", request.request_id}});
+        co_return e;
+      }
     }
     ++busy_;
   }
@@ -76,6 +89,7 @@ asio::awaitable<Result<model::InvokeResult>> Pool::run(const model::FunctionConf
     if (!code_.contains(config.code_digest_hex)) {
       std::lock_guard lock(mutex_);
       --busy_;
+      live_memory_mb_ -= config.memory_mb;
       co_return makeError(ErrorCode::kInternal,
                           "code package " + config.code_digest_hex + " is missing");
     }
@@ -84,6 +98,7 @@ asio::awaitable<Result<model::InvokeResult>> Pool::run(const model::FunctionConf
     if (!started) {
       std::lock_guard lock(mutex_);
       --busy_;
+      live_memory_mb_ -= config.memory_mb;
       log::error("pool", "cannot start instance",
                  {{"function", config.name},
                   {"request_id", request.request_id},
@@ -108,9 +123,41 @@ void Pool::release(const std::shared_ptr<Instance>& inst, const std::string& key
     idle_[key].push_back(inst);
   } else {
     inst->kill(shutting_down_ ? "shutdown" : "retired");
-    all_.erase(inst);
+    dropLocked(inst);
     retired_.erase(inst->id());
   }
+}
+
+void Pool::dropLocked(const std::shared_ptr<Instance>& inst) {
+  if (all_.erase(inst) > 0) live_memory_mb_ -= inst->config().memory_mb;
+}
+
+// Makes room for `memory_mb` more: reaps idle instances, least recently used first,
+// whatever their function (the caller found none idle of its own).
+bool Pool::reserveMemoryLocked(int memory_mb) {
+  while (live_memory_mb_ + memory_mb > options_.memory_budget_mb) {
+    std::vector<std::shared_ptr<Instance>>* lru_stack = nullptr;
+    size_t lru_index = 0;
+    int64_t lru_time = INT64_MAX;
+    for (auto& [key, stack] : idle_) {
+      for (size_t i = 0; i < stack.size(); ++i) {
+        if (stack[i]->lastUsedMs() < lru_time) {
+          lru_time = stack[i]->lastUsedMs();
+          lru_stack = &stack;
+          lru_index = i;
+        }
+      }
+    }
+    if (!lru_stack) return false;
+    auto victim = (*lru_stack)[lru_index];
+    lru_stack->erase(lru_stack->begin() + static_cast<long>(lru_index));
+    log::info("pool", "reaping idle instance for memory",
+              {{"function", victim->config().name}, {"instance", victim->id()}});
+    victim->kill("memory budget");
+    dropLocked(victim);
+  }
+  live_memory_mb_ += memory_mb;
+  return true;
 }
 
 void Pool::retire(const std::string& function_name) {
@@ -119,7 +166,7 @@ void Pool::retire(const std::string& function_name) {
     if (it->first.rfind(function_name + ":", 0) == 0) {
       for (auto& inst : it->second) {
         inst->kill("function changed");
-        all_.erase(inst);
+        dropLocked(inst);
       }
       it = idle_.erase(it);
     } else {
@@ -155,7 +202,7 @@ void Pool::reapIdle() {
                     {{"function", (*s)->config().name}, {"instance", (*s)->id()}});
         }
         (*s)->kill("keep-alive expired");
-        all_.erase(*s);
+        dropLocked(*s);
         s = stack.erase(s);
       } else {
         ++s;
@@ -186,6 +233,7 @@ asio::awaitable<void> Pool::shutdown(std::chrono::milliseconds grace) {
     all.assign(all_.begin(), all_.end());
     idle_.clear();
     all_.clear();
+    live_memory_mb_ = 0;
   }
   for (const auto& inst : all) inst->kill("shutdown");
   // Wait (bounded) for every process to be reaped, so none outlives us.
@@ -202,6 +250,11 @@ asio::awaitable<void> Pool::shutdown(std::chrono::milliseconds grace) {
 size_t Pool::liveInstances() const {
   std::lock_guard lock(mutex_);
   return all_.size();
+}
+
+int Pool::liveMemoryMb() const {
+  std::lock_guard lock(mutex_);
+  return live_memory_mb_;
 }
 
 size_t Pool::idleInstances() const {

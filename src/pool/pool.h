@@ -2,7 +2,7 @@
 // (cold), hand it the event, put it back afterwards; reap idle ones after keep-alive;
 // retire those whose function changed. Thread-safe.
 // Admission applies reserved and host-wide concurrency (admission.h).
-// TODO(scaling): provisioned concurrency, memory budget, bounded wait (issue 4).
+// TODO(scaling): provisioned concurrency, bounded wait (issue 4).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -29,7 +29,10 @@ struct PoolOptions {
   InstanceSettings instance;
   std::chrono::seconds keep_alive{300};  // idle instances end after this
   int max_instances = 256;               // host-wide cap on live instances
-  int concurrency_limit = 1000;  // host-wide concurrent invocations (Lambda's account limit)
+  int concurrency_limit = 1000;
+  // Total MemorySize of live instances never exceeds this; idle instances are reaped
+  // (least recently used first) to make room, else the invoke gets 429.
+  int memory_budget_mb = 16384;  // host-wide concurrent invocations (Lambda's account limit)
 };
 
 class Pool {
@@ -52,6 +55,7 @@ class Pool {
   Admission& admission() { return admission_; }
   size_t liveInstances() const;
   size_t idleInstances() const;
+  int liveMemoryMb() const;
 
  private:
   static std::string keyOf(const model::FunctionConfig& c);
@@ -60,6 +64,8 @@ class Pool {
   void scheduleReap();
   void reapIdle();
   void release(const std::shared_ptr<Instance>& inst, const std::string& key);
+  void dropLocked(const std::shared_ptr<Instance>& inst);
+  bool reserveMemoryLocked(int memory_mb);
 
   boost::asio::io_context& ioc_;
   sandbox::ProcessLauncher& launcher_;
@@ -72,6 +78,7 @@ class Pool {
   mutable std::mutex mutex_;
   bool shutting_down_ = false;
   int busy_ = 0;
+  int live_memory_mb_ = 0;  // MemorySize of every instance in all_, plus starts under way
   std::map<std::string, std::vector<std::shared_ptr<Instance>>> idle_;  // LIFO stacks
   std::set<std::shared_ptr<Instance>> all_;
   std::set<std::string> retired_;  // instance ids that must not be reused

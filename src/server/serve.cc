@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <thread>
 
@@ -75,6 +76,18 @@ log::Level levelOf(const std::string& s) {
   return log::Level::kInfo;
 }
 
+// 80% of MemTotal: the rest stays for nimbus, the page cache and the host.
+int defaultMemoryBudgetMb() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  long long kb = 0;
+  while (meminfo >> key >> kb) {
+    if (key == "MemTotal:") return static_cast<int>(kb / 1024 * 8 / 10);
+    meminfo.ignore(64, '\n');
+  }
+  return 4096;
+}
+
 int fail(const std::string& what, const Error& e) {
   log::error(kComponent, what, {{"error", e.message}});
   return 1;
@@ -133,6 +146,8 @@ int runServe(const ServeOptions& o) {
   pool_options.keep_alive = std::chrono::seconds(o.keep_alive_seconds);
   pool_options.max_instances = o.max_instances;
   pool_options.concurrency_limit = o.concurrency_limit;
+  pool_options.memory_budget_mb =
+      o.memory_budget_mb > 0 ? o.memory_budget_mb : defaultMemoryBudgetMb();
   pool::Pool pool(ioc, *launcher, code, logs, pool_options);
   model::ArnContext arn{o.region, o.account_id};
   invoke::Invoker invoker(**store, pool, arn);
@@ -195,6 +210,7 @@ int runServe(const ServeOptions& o) {
              {"data", data.string()},
              {"runtimes", pool_options.instance.runtimes_dir.string()},
              {"threads", std::to_string(threads)},
+             {"memory_budget_mb", std::to_string(pool_options.memory_budget_mb)},
              {"sandbox", "none (plain processes)"}});
   ioc.run();
   for (auto& w : workers) w.join();

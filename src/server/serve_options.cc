@@ -38,6 +38,11 @@ CLI::App* addServeCommand(CLI::App& app, ServeOptions& o) {
                    "Host-wide concurrent invocations; reservations come out of it")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
+  serve
+      ->add_option("--memory-budget-mb", o.memory_budget_mb,
+                   "Total MemorySize of live instances (0: 80% of the machine's memory)")
+      ->check(CLI::Range(0, 1 << 30))
+      ->capture_default_str();
   serve->add_option("--log-level", o.log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();

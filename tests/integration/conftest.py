@@ -84,13 +84,12 @@ def _server_env(secret: str) -> dict:
     return env
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory) -> Server:
+def start_server(work: Path, extra_args=()) -> Server:
+    """Starts `nimbus serve` on a free loopback port with its data under `work`."""
     binary = nimbus_bin()
     if not binary.is_file() or not os.access(binary, os.X_OK):
         pytest.fail(f"nimbus binary not found at {binary} (build it, or set NIMBUS_BIN)",
                     pytrace=False)
-    work = tmp_path_factory.mktemp("nimbus-server")
     data_dir = work / "data"
     data_dir.mkdir()
     log_path = work / "server.stderr.log"
@@ -98,7 +97,7 @@ def server(tmp_path_factory) -> Server:
     secret = "nimbus-" + secrets.token_hex(20)
     port = _free_port()
     cmd = [str(binary), "serve", "--listen", f"127.0.0.1:{port}", "--data", str(data_dir),
-           "--keep-alive-seconds", "30"]
+           "--keep-alive-seconds", "30", *extra_args]
     with open(log_path, "wb") as err, open(stdout_path, "wb") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                 env=_server_env(secret), cwd=work, start_new_session=True)
@@ -110,8 +109,30 @@ def server(tmp_path_factory) -> Server:
     except BaseException:
         _stop(srv, check=False)
         raise
+    return srv
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Server:
+    srv = start_server(tmp_path_factory.mktemp("nimbus-server"))
     yield srv
     _stop(srv, check=not _ABORTED)
+
+
+@pytest.fixture
+def custom_server(tmp_path_factory):
+    """custom_server(*flags) -> a Server of its own with extra `serve` flags, stopped (and
+    checked for a clean exit) after the test."""
+    started = []
+
+    def start(*flags) -> Server:
+        srv = start_server(tmp_path_factory.mktemp("nimbus-custom"), flags)
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started:
+        _stop(srv, check=True)
 
 
 def _wait_healthy(srv: Server) -> None:
