@@ -26,6 +26,7 @@
 #include "pool/pool.h"
 #include "sandbox/process.h"
 #include "server/serve_options.h"
+#include "store/cached_store.h"
 #include "store/code_store.h"
 #include "store/sqlite_store.h"
 
@@ -132,10 +133,12 @@ int runServe(const ServeOptions& o) {
               {{"source", creds->source}, {"access_key_id", creds->access_key_id}});
   }
 
-  auto store = store::SqliteStore::open(data / "nimbus.db");
-  if (!store) return fail("cannot open store", store.error());
+  auto sqlite = store::SqliteStore::open(data / "nimbus.db");
+  if (!sqlite) return fail("cannot open store", sqlite.error());
+  // Warm invokes resolve their function from memory, not from SQLite.
+  std::unique_ptr<store::Store> store = std::make_unique<store::CachedStore>(std::move(*sqlite));
   store::CodeStore code(data / "code");
-  if (auto keep = (*store)->referencedCodeDigests(); keep) code.collectGarbage(*keep);
+  if (auto keep = store->referencedCodeDigests(); keep) code.collectGarbage(*keep);
 
   asio::io_context ioc;
   auto launcher = sandbox::makePlainLauncher();
@@ -150,14 +153,14 @@ int runServe(const ServeOptions& o) {
       o.memory_budget_mb > 0 ? o.memory_budget_mb : defaultMemoryBudgetMb();
   pool::Pool pool(ioc, *launcher, code, logs, pool_options);
   model::ArnContext arn{o.region, o.account_id};
-  invoke::Invoker invoker(**store, pool, arn);
+  invoke::Invoker invoker(*store, pool, arn);
 
   auto router = std::make_shared<http::Router>();
   gateway::addInvokeRoutes(*router, invoker, ioc);
-  control::FunctionsApiDeps api_deps{**store, code, pool, logs, arn};
+  control::FunctionsApiDeps api_deps{*store, code, pool, logs, arn};
   control::addFunctionRoutes(*router, api_deps);
   control::addConcurrencyRoutes(*router, api_deps);
-  if (auto reserved = (*store)->reservedConcurrencies(); reserved) {
+  if (auto reserved = store->reservedConcurrencies(); reserved) {
     for (const auto& [name, n] : *reserved) (void)pool.admission().setReservation(name, n);
   } else {
     return fail("cannot load reserved concurrency", reserved.error());

@@ -1,0 +1,41 @@
+// A Store that keeps function versions in memory in front of another Store, so that a
+// warm invoke resolves its function without touching SQLite. Every write goes through
+// it, which is what keeps the cache exact on one node. Thread-safe.
+// TODO(cluster): with several nodes on one PostgreSQL, invalidate on LISTEN/NOTIFY.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <utility>
+
+#include "store/store.h"
+
+namespace nimbus::store {
+
+class CachedStore : public Store {
+ public:
+  explicit CachedStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
+
+  Result<void> createFunction(const model::FunctionConfig& config) override;
+  Result<model::FunctionConfig> getFunction(const std::string& name,
+                                            const std::string& version) override;
+  Result<void> updateFunction(const model::FunctionConfig& config) override;
+  Result<void> deleteFunction(const std::string& name) override;
+  Result<FunctionPage> listFunctions(const std::optional<std::string>& marker,
+                                     int max_items) override;
+  Result<std::optional<int>> getReservedConcurrency(const std::string& name) override;
+  Result<void> setReservedConcurrency(const std::string& name,
+                                      std::optional<int> reserved) override;
+  Result<std::map<std::string, int>> reservedConcurrencies() override;
+  Result<std::vector<std::string>> referencedCodeDigests() override;
+
+ private:
+  void forget(const std::string& name);
+
+  std::unique_ptr<Store> inner_;
+  std::mutex mutex_;
+  std::map<std::pair<std::string, std::string>, model::FunctionConfig> versions_;
+};
+
+}  // namespace nimbus::store
