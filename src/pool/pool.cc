@@ -37,6 +37,16 @@ std::string Pool::keyOf(const model::FunctionConfig& c) {
 asio::awaitable<Result<model::InvokeResult>> Pool::invoke(const model::FunctionConfig& config,
                                                           model::InvokeRequest request) {
   auto slot = admission_.admit(config.name);
+  if (!slot && options_.throttle_wait_ms > 0 && admission_.reservation(config.name) != 0) {
+    // Bounded wait: a short burst queues for a free slot instead of failing at once.
+    asio::steady_timer t(ioc_);
+    const int64_t deadline = steadyNowMillis() + options_.throttle_wait_ms;
+    while (!slot && steadyNowMillis() < deadline) {
+      t.expires_after(std::chrono::milliseconds(5));
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      slot = admission_.admit(config.name);
+    }
+  }
   if (!slot) {
     log::info("pool", "throttled",
               {{"function", config.name},

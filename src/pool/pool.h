@@ -2,7 +2,7 @@
 // (cold), hand it the event, put it back afterwards; reap idle ones after keep-alive;
 // retire those whose function changed. Thread-safe.
 // Admission applies reserved and host-wide concurrency (admission.h).
-// TODO(scaling): provisioned concurrency, bounded wait (issue 4).
+// TODO(scaling): provisioned concurrency (issue 4).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -32,7 +32,10 @@ struct PoolOptions {
   int concurrency_limit = 1000;
   // Total MemorySize of live instances never exceeds this; idle instances are reaped
   // (least recently used first) to make room, else the invoke gets 429.
-  int memory_budget_mb = 16384;  // host-wide concurrent invocations (Lambda's account limit)
+  int memory_budget_mb = 16384;
+  // How long an invoke beyond its concurrency may wait for a slot before 429 (0: none,
+  // Lambda's behaviour).
+  int throttle_wait_ms = 0;  // host-wide concurrent invocations (Lambda's account limit)
 };
 
 class Pool {

@@ -149,6 +149,7 @@ int runServe(const ServeOptions& o) {
   pool_options.keep_alive = std::chrono::seconds(o.keep_alive_seconds);
   pool_options.max_instances = o.max_instances;
   pool_options.concurrency_limit = o.concurrency_limit;
+  pool_options.throttle_wait_ms = o.throttle_wait_ms;
   pool_options.memory_budget_mb =
       o.memory_budget_mb > 0 ? o.memory_budget_mb : defaultMemoryBudgetMb();
   pool::Pool pool(ioc, *launcher, code, logs, pool_options);

@@ -43,6 +43,11 @@ CLI::App* addServeCommand(CLI::App& app, ServeOptions& o) {
                    "Total MemorySize of live instances (0: 80% of the machine's memory)")
       ->check(CLI::Range(0, 1 << 30))
       ->capture_default_str();
+  serve
+      ->add_option("--throttle-wait-ms", o.throttle_wait_ms,
+                   "How long an invoke beyond its concurrency waits for a slot (0: 429 at once)")
+      ->check(CLI::Range(0, 60000))
+      ->capture_default_str();
   serve->add_option("--log-level", o.log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();

@@ -19,7 +19,8 @@ struct ServeOptions {
   int shutdown_grace_seconds = 30;
   int max_instances = 256;
   int concurrency_limit = 1000;
-  int memory_budget_mb = 0;                  // 0: 80% of the machine's memory
+  int memory_budget_mb = 0;
+  int throttle_wait_ms = 0;                  // 0: 80% of the machine's memory
   size_t max_body_bytes = 70 * 1024 * 1024;  // 50 MB zip as base64, plus JSON
   std::string log_level = "info";
 };

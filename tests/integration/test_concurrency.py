@@ -72,3 +72,28 @@ def test_reserved_zero_disables_the_function(lam, make_function):
         assert h.http_status(e.value) == 429
     lam.delete_function_concurrency(FunctionName=fn.name)
     assert lam.invoke(FunctionName=fn.name, Payload=b"{}")["StatusCode"] == 200
+
+
+def test_bounded_wait_lets_a_short_burst_queue(custom_server, zip_of):
+    from conftest import make_lambda_client
+    srv = custom_server("--throttle-wait-ms", "3000")
+    lam = make_lambda_client(srv, pool=4)
+    name = h.unique_name("wait")
+    lam.create_function(FunctionName=name, Runtime="python3.11", Role=h.ROLE,
+                        Handler=h.DEFAULT_HANDLERS["python3.11"],
+                        Code={"ZipFile": zip_of("python3.11")}, Timeout=10)
+    h.wait_ready(lam, name)
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+
+    def call(_):
+        return lam.invoke(FunctionName=name,
+                          Payload=json.dumps({"action": "sleep", "seconds": 0.3}).encode())
+
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(call, range(3)))
+    assert [r["StatusCode"] for r in results] == [200, 200, 200]
+    # Reserved 0 never waits: it is a switch, not a queue.
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        lam.invoke(FunctionName=name, Payload=b"{}")
+    assert h.error_code(e.value) == "TooManyRequestsException"
