@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 echo "== clang-format"
-files=$(git ls-files 'src/*.cc' 'src/*.h' 'examples/*.cc' 2>/dev/null || find src -name '*.cc' -o -name '*.h')
+files=$(git ls-files 'src/*.cc' 'src/*.h' 'examples/*.cc' 'tests/*.cc')
 clang-format --dry-run --Werror $files
 
 echo "== build (release)"

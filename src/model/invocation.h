@@ -23,6 +23,7 @@ enum class Outcome {
   kFunctionError,  // the function (or its runtime) reported an error
   kTimeout,        // Sandbox.Timedout
   kExitError,      // Runtime.ExitError: the runtime died
+  kOutOfMemory,    // Runtime.OutOfMemory: its memory limit killed it
   kInitError,      // the runtime reported /runtime/init/error
 };
 

@@ -32,7 +32,7 @@ std::vector<std::string> buildEnvironment(const model::FunctionConfig& c,
                                           const std::filesystem::path& code_dir,
                                           const std::filesystem::path& runtime_dir,
                                           const std::string& runtime_api, const std::string& region,
-                                          const std::string& id) {
+                                          const std::string& id, bool sandboxed) {
   std::map<std::string, std::string> env = c.environment;
   // Reserved variables win over the function's own, as in Lambda.
   env["AWS_LAMBDA_FUNCTION_NAME"] = c.name;
@@ -56,6 +56,7 @@ std::vector<std::string> buildEnvironment(const model::FunctionConfig& c,
   env["LANG"] = "en_US.UTF-8";
   env["PATH"] = "/usr/local/bin:/usr/bin:/bin:/opt/bin";
   env["LD_LIBRARY_PATH"] = code_dir.string() + ":" + code_dir.string() + "/lib:/opt/lib";
+  if (sandboxed && !env.count("HOME")) env["HOME"] = "/tmp";
   if (c.runtime == "nodejs20.x" && !env.count("NODE_OPTIONS")) {
     // node cannot see a memory limit; size its heap from MemorySize as Lambda does.
     env["NODE_OPTIONS"] = "--max-old-space-size=" + std::to_string(c.memory_mb * 85 / 100);
@@ -67,6 +68,14 @@ std::vector<std::string> buildEnvironment(const model::FunctionConfig& c,
 }
 
 std::string shortId() { return hexEncode(randomBytes(8)); }
+
+// As Lambda words it: "signal: killed".
+std::string signalDescription(int sig) {
+  if (sig == SIGKILL) return "signal: killed";
+  if (sig == SIGSEGV) return "signal: segmentation fault";
+  if (sig == SIGABRT) return "signal: aborted";
+  return "signal: " + std::to_string(sig);
+}
 }  // namespace
 
 Instance::Instance(asio::io_context& ioc, const model::FunctionConfig& config, FunctionLogs& logs)
@@ -94,16 +103,49 @@ Result<std::shared_ptr<Instance>> Instance::start(
     const std::filesystem::path& code_dir, const InstanceSettings& settings, FunctionLogs& logs) {
   std::shared_ptr<Instance> inst(new Instance(ioc, config, logs));
   inst->endpoint_ = std::make_unique<runtime_api::Endpoint>(ioc, inst->channel_, inst->id_);
-  auto api = inst->endpoint_->start(settings.runtime_host);
-  if (!api) return api.error().withContext("runtime API endpoint");
+  const std::filesystem::path host_runtime_dir = settings.runtimes_dir / config.runtime;
+  const bool provided = model::isProvidedRuntime(config.runtime);
 
-  std::filesystem::path runtime_dir = settings.runtimes_dir / config.runtime;
   sandbox::ProcessSpec spec;
-  spec.executable = model::isProvidedRuntime(config.runtime) ? (code_dir / "bootstrap").string()
-                                                             : (runtime_dir / "bootstrap").string();
+  std::string runtime_api;
+  std::filesystem::path task_root, runtime_dir;
+  if (settings.sandboxed) {
+    // Paths as the instance sees them; the launcher mounts the host folders there.
+    task_root = "/var/task";
+    runtime_dir = "/var/runtime";
+    spec.sandbox.instance_id = inst->id_;
+    spec.sandbox.code_dir = code_dir.string();
+    spec.sandbox.runtime_dir = provided ? std::string() : host_runtime_dir.string();
+    spec.sandbox.memory_mb = config.memory_mb;
+    spec.sandbox.ephemeral_storage_mb = config.ephemeral_storage_mb;
+    runtime_api =
+        spec.sandbox.runtime_api_host + ":" + std::to_string(spec.sandbox.runtime_api_port);
+  } else {
+    task_root = code_dir;
+    runtime_dir = host_runtime_dir;
+    auto api = inst->endpoint_->start(settings.runtime_host);
+    if (!api) return api.error().withContext("runtime API endpoint");
+    runtime_api = *api;
+  }
+  spec.executable = ((provided ? task_root : runtime_dir) / "bootstrap").string();
   spec.argv = {spec.executable};
-  spec.env = buildEnvironment(config, code_dir, runtime_dir, *api, settings.region, inst->id_);
-  spec.cwd = code_dir.string();
+  if (provided) {
+    // Checked here: under an init, a missing bootstrap would only be an exit status.
+    const auto host_bootstrap = code_dir / "bootstrap";
+    if (::access(host_bootstrap.c_str(), X_OK) != 0) {
+      inst->endpoint_->stop();
+      return makeError(ErrorCode::kInvalidParameter,
+                       "The function's package has no executable 'bootstrap' file");
+    }
+  }
+  if (settings.sandboxed && !settings.init_path.empty()) {
+    spec.argv = {settings.init_path, spec.executable};
+    spec.executable = settings.init_path;
+    inst->under_init_ = true;
+  }
+  spec.env = buildEnvironment(config, task_root, runtime_dir, runtime_api, settings.region,
+                              inst->id_, settings.sandboxed);
+  spec.cwd = task_root.string();
   spec.memory_mb = config.memory_mb;
 
   std::weak_ptr<Instance> weak = inst;
@@ -121,20 +163,32 @@ Result<std::shared_ptr<Instance>> Instance::start(
   auto proc = launcher.launch(spec);
   if (!proc) {
     inst->endpoint_->stop();
-    if (model::isProvidedRuntime(config.runtime) && proc.error().sys_errno == ENOENT) {
+    if (provided && proc.error().sys_errno == ENOENT) {
       return makeError(ErrorCode::kInvalidParameter,
                        "The function's package has no executable 'bootstrap' file");
     }
     return proc.error().withContext("start instance of " + config.name);
   }
   inst->process_ = std::move(*proc);
+  if (settings.sandboxed) {
+    int listener = inst->process_->takeRuntimeApiListener();
+    auto adopted =
+        listener >= 0
+            ? inst->endpoint_->adopt(listener)
+            : Result<void>(makeError(ErrorCode::kInternal, "sandbox gave no Runtime API listener"));
+    if (!adopted) {
+      inst->process_->kill();
+      return adopted.error().withContext("runtime API endpoint");
+    }
+  }
   inst->last_used_ms_ = steadyNowMillis();
   inst->startBackground();
   log::info("pool", "instance started",
             {{"function", config.name},
              {"instance", inst->id_},
              {"pid", std::to_string(inst->process_->pid())},
-             {"runtime_api", *api}});
+             {"runtime_api", runtime_api},
+             {"sandboxed", settings.sandboxed ? "true" : "false"}});
   return inst;
 }
 
@@ -221,14 +275,12 @@ std::string Instance::exitDescription() const {
     st = wait_status_;
   }
   if (st < 0) return "unknown";
-  if (WIFSIGNALED(st)) {
-    int sig = WTERMSIG(st);
-    if (sig == SIGKILL) return "signal: killed";
-    if (sig == SIGSEGV) return "signal: segmentation fault";
-    if (sig == SIGABRT) return "signal: aborted";
-    return "signal: " + std::to_string(sig);
+  if (WIFSIGNALED(st)) return signalDescription(WTERMSIG(st));
+  int code = WEXITSTATUS(st);
+  if (under_init_ && code > 128 && code < 128 + 65) {
+    return signalDescription(code - 128);  // how nimbus-init reports a signal
   }
-  return "exit status " + std::to_string(WEXITSTATUS(st));
+  return "exit status " + std::to_string(code);
 }
 
 void Instance::armTimer(int64_t deadline_steady_ms) {
@@ -339,8 +391,10 @@ asio::awaitable<model::InvokeResult> Instance::invoke(model::InvokeRequest reque
           t.expires_after(std::chrono::milliseconds(2));
           co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
         }
-        result.outcome = Outcome::kExitError;
-        result.payload = exitErrorBody(request.request_id, exitDescription());
+        const bool oom = process_->oomKilled();
+        result.outcome = oom ? Outcome::kOutOfMemory : Outcome::kExitError;
+        result.payload = exitErrorBody(request.request_id, exitDescription(),
+                                       oom ? "Runtime.OutOfMemory" : "Runtime.ExitError");
       }
       break;
   }

@@ -29,6 +29,12 @@ struct InstanceSettings {
   std::string region = "us-east-1";
   std::string runtime_host = "127.0.0.1";
   int init_timeout_ms = 10000;  // Lambda's init phase limit
+  // The launcher isolates instances: code at /var/task, the runtime at /var/runtime and
+  // the Runtime API on a listener inside the instance's own network namespace.
+  bool sandboxed = false;
+  // pid 1 of a sandboxed instance: runs the bootstrap as its child, reaps orphans, and
+  // exits with its status (128 + signal when a signal ended it).
+  std::string init_path;
 };
 
 class Instance : public std::enable_shared_from_this<Instance> {
@@ -64,6 +70,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void disarmTimer();
   void onOutput(std::string_view chunk);
   std::string exitDescription() const;
+  bool under_init_ = false;  // exit statuses come from nimbus-init
 
   boost::asio::io_context& ioc_;
   model::FunctionConfig config_;

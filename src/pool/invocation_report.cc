@@ -24,9 +24,10 @@ std::string timeoutErrorBody(const std::string& request_id, int timeout_s) {
   return json::serialize(o);
 }
 
-std::string exitErrorBody(const std::string& request_id, const std::string& how) {
+std::string exitErrorBody(const std::string& request_id, const std::string& how,
+                          const std::string& error_type) {
   json::object o;
-  o["errorType"] = "Runtime.ExitError";
+  o["errorType"] = error_type;
   o["errorMessage"] = "RequestId: " + request_id + " Error: Runtime exited with error: " + how;
   return json::serialize(o);
 }

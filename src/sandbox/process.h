@@ -22,11 +22,11 @@ enum class NetworkMode {
 // paths; `executable`, `cwd` and the env of the ProcessSpec are as seen INSIDE the
 // sandbox (e.g. /var/runtime/bootstrap, /var/task). The plain launcher ignores this.
 struct SandboxSpec {
-  std::string instance_id;       // names the cgroup and the scratch folder
-  std::string code_dir;          // mounted read-only at /var/task
-  std::string runtime_dir;       // mounted read-only at /var/runtime (empty: none)
-  std::string scratch_dir;       // host folder for this instance's /tmp backing
-  int memory_mb = 128;           // memory limit, no swap; CPU share derives from it
+  std::string instance_id;         // names the cgroup and the scratch folder
+  std::string code_dir;            // mounted read-only at /var/task
+  std::string runtime_dir;         // mounted read-only at /var/runtime (empty: none)
+  std::string scratch_dir;         // host folder for this instance's /tmp backing
+  int memory_mb = 128;             // memory limit, no swap; CPU share derives from it
   int ephemeral_storage_mb = 512;  // size of /tmp
   int max_pids = 1024;
   NetworkMode network = NetworkMode::kIsolated;

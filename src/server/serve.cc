@@ -25,6 +25,7 @@
 #include "invoke/invoker.h"
 #include "pool/pool.h"
 #include "sandbox/process.h"
+#include "server/sandbox_setup.h"
 #include "server/serve_options.h"
 #include "store/cached_store.h"
 #include "store/code_store.h"
@@ -141,11 +142,15 @@ int runServe(const ServeOptions& o) {
   if (auto keep = store->referencedCodeDigests(); keep) code.collectGarbage(*keep);
 
   asio::io_context ioc;
-  auto launcher = sandbox::makePlainLauncher();
+  auto launcher_setup = makeLauncher(o.sandbox, data);
+  if (!launcher_setup) return fail("cannot set up the sandbox", launcher_setup.error());
+  auto& launcher = launcher_setup->launcher;
   pool::FunctionLogs logs;
   pool::PoolOptions pool_options;
   pool_options.instance.runtimes_dir = findRuntimesDir(o.runtimes_dir);
   pool_options.instance.region = o.region;
+  pool_options.instance.sandboxed = launcher_setup->sandboxed;
+  pool_options.instance.init_path = launcher_setup->init_path;
   pool_options.keep_alive = std::chrono::seconds(o.keep_alive_seconds);
   pool_options.max_instances = o.max_instances;
   pool_options.concurrency_limit = o.concurrency_limit;
@@ -215,7 +220,7 @@ int runServe(const ServeOptions& o) {
              {"runtimes", pool_options.instance.runtimes_dir.string()},
              {"threads", std::to_string(threads)},
              {"memory_budget_mb", std::to_string(pool_options.memory_budget_mb)},
-             {"sandbox", "none (plain processes)"}});
+             {"sandbox", launcher_setup->description}});
   ioc.run();
   for (auto& w : workers) w.join();
   log::info(kComponent, "stopped");

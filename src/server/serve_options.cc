@@ -48,6 +48,12 @@ CLI::App* addServeCommand(CLI::App& app, ServeOptions& o) {
                    "How long an invoke beyond its concurrency waits for a slot (0: 429 at once)")
       ->check(CLI::Range(0, 60000))
       ->capture_default_str();
+  serve
+      ->add_option("--sandbox", o.sandbox,
+                   "Isolate instances: auto (when root), on (or refuse to start), off")
+      ->envname("NIMBUS_SANDBOX")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
   serve->add_option("--log-level", o.log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();

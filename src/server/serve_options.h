@@ -23,6 +23,7 @@ struct ServeOptions {
   int throttle_wait_ms = 0;                  // 0: 80% of the machine's memory
   size_t max_body_bytes = 70 * 1024 * 1024;  // 50 MB zip as base64, plus JSON
   std::string log_level = "info";
+  std::string sandbox = "auto";  // auto | on | off
 };
 
 // Registers `serve` on `app`; returns the subcommand so main can tell it was chosen.

@@ -1,0 +1,126 @@
+// Composition of the sandbox pieces: the cgroup manager and scratch storage live as long
+// as the launcher; each instance's hooks own its cgroup and its /tmp volume.
+#include "server/sandbox_setup.h"
+
+#include <unistd.h>
+
+#include "base/log.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/sandbox_launcher.h"
+#include "sandbox/scratch_storage.h"
+
+namespace nimbus::server {
+
+namespace {
+
+struct SandboxParts {
+  std::unique_ptr<sandbox::CgroupManager> cgroups;
+  std::unique_ptr<sandbox::ScratchStorage> scratch;
+};
+
+class Hooks : public sandbox::InstanceHooks {
+ public:
+  Hooks(std::unique_ptr<sandbox::InstanceCgroup> cgroup,
+        std::unique_ptr<sandbox::ScratchVolume> scratch)
+      : cgroup_(std::move(cgroup)), scratch_(std::move(scratch)) {}
+
+  std::string scratchDir() const override { return scratch_ ? scratch_->path().string() : ""; }
+  Result<void> attach(pid_t pid) override {
+    return cgroup_ ? cgroup_->attach(pid) : Result<void>{};
+  }
+  int64_t peakMemoryBytes() const override { return cgroup_ ? cgroup_->peakMemoryBytes() : 0; }
+  bool oomKilled() const override { return cgroup_ && cgroup_->oomKillCount() > 0; }
+
+ private:
+  // Destroyed after the instance's last process is gone: the cgroup is removed and the
+  // volume wiped (in the background).
+  std::unique_ptr<sandbox::InstanceCgroup> cgroup_;
+  std::unique_ptr<sandbox::ScratchVolume> scratch_;
+};
+
+// nimbus-init beside the binary (build tree), or where an install puts it.
+Result<std::string> findInit() {
+  std::error_code ec;
+  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return makeError(ErrorCode::kInternal, "cannot read /proc/self/exe", ec.value());
+  for (const auto& candidate : {exe.parent_path() / "nimbus-init",
+                                exe.parent_path().parent_path() / "libexec/nimbus/nimbus-init"}) {
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return makeError(ErrorCode::kInternal,
+                   "nimbus-init not found beside " + exe.string() + " (build target nimbus-init)");
+}
+
+Result<LauncherSetup> makeSandbox(const std::filesystem::path& data_dir) {
+  auto init = findInit();
+  if (!init) return init.error();
+  auto parts = std::make_shared<SandboxParts>();
+  auto cgroups = sandbox::makeCgroupManager({});
+  if (!cgroups) return cgroups.error().withContext("cgroups");
+  parts->cgroups = std::move(*cgroups);
+  for (const auto& limitation : parts->cgroups->limitations()) {
+    log::warn("server", "sandbox limitation", {{"detail", limitation}});
+  }
+  auto scratch = sandbox::ScratchStorage::create(data_dir / "scratch");
+  if (!scratch) return scratch.error().withContext("scratch storage");
+  parts->scratch = std::move(*scratch);
+
+  sandbox::SandboxLauncherConfig config;
+  config.root_dir = (data_dir / "sandbox-root").string();
+  // /usr is visible inside anyway; a build-tree init is bound at its own path.
+  if (init->rfind("/usr/", 0) != 0) config.extra_readonly_paths.push_back(*init);
+  std::weak_ptr<SandboxParts> weak = parts;
+  config.hooks = [weak](const sandbox::ProcessSpec& spec, const sandbox::InstanceIdentity& id)
+      -> Result<std::unique_ptr<sandbox::InstanceHooks>> {
+    auto p = weak.lock();
+    if (!p) return makeError(ErrorCode::kUnavailable, "sandbox is shutting down");
+    sandbox::CgroupLimits limits;
+    limits.memory_mb = spec.sandbox.memory_mb;
+    limits.max_pids = spec.sandbox.max_pids;
+    auto cgroup = p->cgroups->create(spec.sandbox.instance_id, limits);
+    if (!cgroup) return cgroup.error().withContext("instance cgroup");
+    auto volume = p->scratch->acquire(spec.sandbox.instance_id, spec.sandbox.ephemeral_storage_mb,
+                                      id.host_uid, id.host_gid);
+    if (!volume) return volume.error().withContext("instance /tmp");
+    return std::unique_ptr<sandbox::InstanceHooks>(
+        std::make_unique<Hooks>(std::move(*cgroup), std::move(*volume)));
+  };
+  auto launcher = sandbox::makeSandboxLauncher(std::move(config));
+  if (!launcher) return launcher.error().withContext("sandbox launcher");
+  LauncherSetup setup;
+  setup.launcher = std::move(*launcher);
+  setup.sandboxed = true;
+  setup.description = "namespaces (user, pid, mount, net, ipc, uts), seccomp, " +
+                      parts->cgroups->describe() + "; /tmp: " + parts->scratch->describe();
+  setup.keep_alive = parts;
+  setup.init_path = *init;
+  return setup;
+}
+
+}  // namespace
+
+Result<LauncherSetup> makeLauncher(const std::string& mode, const std::filesystem::path& data_dir) {
+  if (mode == "off") {
+    return LauncherSetup{sandbox::makePlainLauncher(), false,
+                         "none: plain processes (--sandbox off); function code runs as nimbus's "
+                         "own user and sees the host",
+                         nullptr};
+  }
+  if (mode == "auto" && ::geteuid() != 0) {
+    log::warn("server", "not root: instances run as plain processes without isolation",
+              {{"hint", "run nimbus as root for the sandbox, or --sandbox off to silence this"}});
+    return LauncherSetup{sandbox::makePlainLauncher(), false, "none: plain processes (not root)",
+                         nullptr};
+  }
+  auto sandbox = makeSandbox(data_dir);
+  if (!sandbox && mode == "auto") {
+    log::warn("server", "sandbox unavailable: instances run as plain processes",
+              {{"error", sandbox.error().message}});
+    return LauncherSetup{
+        sandbox::makePlainLauncher(), false,
+        "none: plain processes (sandbox unavailable: " + sandbox.error().message + ")", nullptr};
+  }
+  return sandbox;
+}
+
+}  // namespace nimbus::server
