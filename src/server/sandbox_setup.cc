@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include "base/encoding.h"
 #include "base/log.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox_launcher.h"
@@ -16,6 +17,13 @@ namespace {
 struct SandboxParts {
   std::unique_ptr<sandbox::CgroupManager> cgroups;
   std::unique_ptr<sandbox::ScratchStorage> scratch;
+
+  // Runs after the pool has ended every instance: our (now empty) parent groups go too,
+  // so that data folders that come and go leave nothing in the cgroup tree.
+  ~SandboxParts() {
+    if (!cgroups) return;
+    for (const auto& dir : cgroups->parentDirs()) ::rmdir(dir.c_str());
+  }
 };
 
 class Hooks : public sandbox::InstanceHooks {
@@ -55,7 +63,13 @@ Result<LauncherSetup> makeSandbox(const std::filesystem::path& data_dir) {
   auto init = findInit();
   if (!init) return init.error();
   auto parts = std::make_shared<SandboxParts>();
-  auto cgroups = sandbox::makeCgroupManager({});
+  // One cgroup parent per data folder: a restart cleans up its own leftovers, and a
+  // second nimbus on the same host (another data folder) is left alone.
+  sandbox::CgroupOptions cgroup_options;
+  const std::string data_hash =
+      sha256Hex(std::filesystem::weakly_canonical(data_dir).string()).substr(0, 12);
+  cgroup_options.parent_name = "nimbus-" + data_hash;
+  auto cgroups = sandbox::makeCgroupManager(cgroup_options);
   if (!cgroups) return cgroups.error().withContext("cgroups");
   parts->cgroups = std::move(*cgroups);
   for (const auto& limitation : parts->cgroups->limitations()) {
@@ -67,6 +81,12 @@ Result<LauncherSetup> makeSandbox(const std::filesystem::path& data_dir) {
 
   sandbox::SandboxLauncherConfig config;
   config.root_dir = (data_dir / "sandbox-root").string();
+  // Host uids per data folder too, so two servers on one host never share an instance
+  // uid: 1024 ranges of 32768 from 0x70000000.
+  config.max_instances = 32768;
+  config.host_id_base =
+      0x70000000u +
+      static_cast<uint32_t>(std::stoul(data_hash.substr(0, 4), nullptr, 16) % 1024) * 32768u;
   // /usr is visible inside anyway; a build-tree init is bound at its own path.
   if (init->rfind("/usr/", 0) != 0) config.extra_readonly_paths.push_back(*init);
   std::weak_ptr<SandboxParts> weak = parts;

@@ -141,10 +141,12 @@ int runServe(const ServeOptions& o) {
   store::CodeStore code(data / "code");
   if (auto keep = store->referencedCodeDigests(); keep) code.collectGarbage(*keep);
 
-  asio::io_context ioc;
+  // Before the io_context: handlers still queued in it at the end own instances, whose
+  // cgroups and /tmp volumes must go before the sandbox parts they came from.
   auto launcher_setup = makeLauncher(o.sandbox, data);
   if (!launcher_setup) return fail("cannot set up the sandbox", launcher_setup.error());
   auto& launcher = launcher_setup->launcher;
+  asio::io_context ioc;
   pool::FunctionLogs logs;
   pool::PoolOptions pool_options;
   pool_options.instance.runtimes_dir = findRuntimesDir(o.runtimes_dir);
