@@ -13,6 +13,7 @@
 #include <boost/beast/core.hpp>
 
 #include "base/log.h"
+#include "base/time.h"
 
 namespace nimbus::http {
 
@@ -117,8 +118,29 @@ asio::awaitable<void> Server::acceptLoop() {
     auto [ec, socket] = co_await acceptor_.async_accept(strand, kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || stopping_) break;
-      log::warn(options_.name, "accept failed", {{"error", ec.message()}});
+      // Out of descriptors (EMFILE/ENFILE) or another transient failure: the pending
+      // connection stays queued, so retrying at once would spin. Pause, log sparingly.
+      if (steadyNowMillis() - last_accept_warning_ms_ > 1000) {
+        last_accept_warning_ms_ = steadyNowMillis();
+        log::warn(options_.name, "accept failed; pausing", {{"error", ec.message()}});
+      }
+      asio::steady_timer pause(ioc_);
+      pause.expires_after(std::chrono::milliseconds(100));
+      co_await pause.async_wait(kTuple);
       continue;
+    }
+    if (options_.max_connections > 0) {
+      std::lock_guard lock(conns_mutex_);
+      if (conns_.size() >= options_.max_connections) {
+        boost::system::error_code close_ec;
+        socket.close(close_ec);
+        if (steadyNowMillis() - last_accept_warning_ms_ > 1000) {
+          last_accept_warning_ms_ = steadyNowMillis();
+          log::warn(options_.name, "connection refused: too many open connections",
+                    {{"limit", std::to_string(options_.max_connections)}});
+        }
+        continue;
+      }
     }
     boost::system::error_code nd_ec;
     socket.set_option(asio::ip::tcp::no_delay(true), nd_ec);

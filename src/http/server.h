@@ -23,6 +23,7 @@ struct ServerOptions {
   std::chrono::seconds read_timeout{60};   // to receive a whole request once it started
   std::chrono::seconds idle_timeout{120};  // between requests on a kept-alive connection
   std::string name = "http";               // component name in logs
+  size_t max_connections = 0;              // open connections at once; 0: no limit
   // Builds the response for errors the server detects itself (malformed request, body
   // too large), so callers can give them their own error shape.
   std::function<Response(Status, const std::string& message)> error_response;
@@ -59,6 +60,7 @@ class Server : public std::enable_shared_from_this<Server> {
   asio::ip::tcp::acceptor acceptor_;
   std::atomic<bool> stopping_{false};
   std::atomic<int> in_flight_{0};
+  int64_t last_accept_warning_ms_ = 0;  // acceptor strand only
   std::mutex conns_mutex_;
   std::set<std::shared_ptr<Connection>> conns_;
 };

@@ -94,6 +94,9 @@ Endpoint::Endpoint(asio::io_context& ioc, std::shared_ptr<Channel> channel, std:
   options.name = "runtime_api";
   options.body_limit = kMaxResponseBytes + 1024 * 1024;
   options.idle_timeout = std::chrono::hours(24);  // a parked runtime may idle for long
+  // A runtime needs one or two connections; more is a function hoarding the server's
+  // descriptors (each instance is untrusted code).
+  options.max_connections = 8;
   options.read_timeout = std::chrono::seconds(60);
   options.error_response = [](Status status, const std::string& message) {
     Response res{status, 11};

@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <fstream>
+
 #include "base/encoding.h"
 #include "base/log.h"
 #include "sandbox/cgroup.h"
@@ -46,6 +48,21 @@ class Hooks : public sandbox::InstanceHooks {
   std::unique_ptr<sandbox::ScratchVolume> scratch_;
 };
 
+// Each instance may hold max_pids processes, but all of them together must never take
+// the host's last pids: cap our parent group at three quarters of pid_max.
+void capAllInstancesPids(const sandbox::CgroupManager& cgroups) {
+  std::ifstream pid_max_file("/proc/sys/kernel/pid_max");
+  long pid_max = 0;
+  if (!(pid_max_file >> pid_max) || pid_max <= 0) return;
+  const long cap = pid_max * 3 / 4;
+  for (const auto& dir : cgroups.parentDirs()) {
+    const std::string file = dir + "/pids.max";
+    if (::access(file.c_str(), W_OK) != 0) continue;
+    std::ofstream(file) << cap;
+    log::info("server", "instances' processes capped", {{"pids.max", std::to_string(cap)}});
+  }
+}
+
 // nimbus-init beside the binary (build tree), or where an install puts it.
 Result<std::string> findInit() {
   std::error_code ec;
@@ -72,6 +89,7 @@ Result<LauncherSetup> makeSandbox(const std::filesystem::path& data_dir) {
   auto cgroups = sandbox::makeCgroupManager(cgroup_options);
   if (!cgroups) return cgroups.error().withContext("cgroups");
   parts->cgroups = std::move(*cgroups);
+  capAllInstancesPids(*parts->cgroups);
   for (const auto& limitation : parts->cgroups->limitations()) {
     log::warn("server", "sandbox limitation", {{"detail", limitation}});
   }
@@ -87,8 +105,6 @@ Result<LauncherSetup> makeSandbox(const std::filesystem::path& data_dir) {
   config.host_id_base =
       0x70000000u +
       static_cast<uint32_t>(std::stoul(data_hash.substr(0, 4), nullptr, 16) % 1024) * 32768u;
-  // /usr is visible inside anyway; a build-tree init is bound at its own path.
-  if (init->rfind("/usr/", 0) != 0) config.extra_readonly_paths.push_back(*init);
   std::weak_ptr<SandboxParts> weak = parts;
   config.hooks = [weak](const sandbox::ProcessSpec& spec, const sandbox::InstanceIdentity& id)
       -> Result<std::unique_ptr<sandbox::InstanceHooks>> {
@@ -105,15 +121,37 @@ Result<LauncherSetup> makeSandbox(const std::filesystem::path& data_dir) {
     return std::unique_ptr<sandbox::InstanceHooks>(
         std::make_unique<Hooks>(std::move(*cgroup), std::move(*volume)));
   };
+  const std::filesystem::path skeleton = config.root_dir;
   auto launcher = sandbox::makeSandboxLauncher(std::move(config));
   if (!launcher) return launcher.error().withContext("sandbox launcher");
+  // The skeleton is every instance's read-only root: a copy of nimbus-init placed in it
+  // is /nimbus-init inside, wherever nimbus itself is installed or built.
+  std::error_code ec;
+  const auto staged = skeleton / ".nimbus-init.tmp";
+  std::filesystem::copy_file(*init, staged, std::filesystem::copy_options::overwrite_existing, ec);
+  if (!ec) {
+    std::filesystem::permissions(staged, std::filesystem::perms(0755), ec);
+  }
+  if (!ec) std::filesystem::rename(staged, skeleton / "nimbus-init", ec);
+  if (ec) {
+    return makeError(ErrorCode::kInternal,
+                     "cannot place nimbus-init in " + skeleton.string() + ": " + ec.message(),
+                     ec.value());
+  }
   LauncherSetup setup;
   setup.launcher = std::move(*launcher);
   setup.sandboxed = true;
   setup.description = "namespaces (user, pid, mount, net, ipc, uts), seccomp, " +
                       parts->cgroups->describe() + "; /tmp: " + parts->scratch->describe();
   setup.keep_alive = parts;
-  setup.init_path = *init;
+  setup.init_path = "/nimbus-init";
+  return setup;
+}
+
+LauncherSetup plainSetup(std::string description) {
+  LauncherSetup setup;
+  setup.launcher = sandbox::makePlainLauncher();
+  setup.description = std::move(description);
   return setup;
 }
 
@@ -121,10 +159,9 @@ Result<LauncherSetup> makeSandbox(const std::filesystem::path& data_dir) {
 
 Result<LauncherSetup> makeLauncher(const std::string& mode, const std::filesystem::path& data_dir) {
   if (mode == "off") {
-    return LauncherSetup{sandbox::makePlainLauncher(), false,
-                         "none: plain processes (--sandbox off); function code runs as nimbus's "
-                         "own user and sees the host",
-                         nullptr};
+    return plainSetup(
+        "none: plain processes (--sandbox off); function code runs as nimbus's own user and "
+        "sees the host");
   }
   if (mode == "auto" && ::geteuid() != 0) {
     log::warn("server", "not root: instances run as plain processes without isolation",

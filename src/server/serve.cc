@@ -178,6 +178,7 @@ int runServe(const ServeOptions& o) {
   http::ServerOptions http_options;
   http_options.name = "api";
   http_options.body_limit = o.max_body_bytes;
+  http_options.max_connections = 4096;
   http_options.error_response = [](http::Status status, const std::string& message) {
     return gateway::errorResponse(11, gateway::errorForServerStatus(status, message), "");
   };
