@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "base/log.h"
+#include "base/one_shot.h"
 #include "base/time.h"
 
 namespace nimbus::pool {
@@ -103,8 +104,15 @@ asio::awaitable<Result<model::InvokeResult>> Pool::run(const model::FunctionConf
       co_return makeError(ErrorCode::kInternal,
                           "code package " + config.code_digest_hex + " is missing");
     }
-    auto started = Instance::start(ioc_, launcher_, config, code_.pathFor(config.code_digest_hex),
-                                   options_.instance, logs_);
+    // Starting an instance blocks for milliseconds (clone, namespaces, mounts): do it on
+    // the launch threads, so that overlapping cold starts run side by side and the I/O
+    // threads keep serving.
+    auto launched = std::make_shared<OneShot<Result<std::shared_ptr<Instance>>>>();
+    asio::post(launch_threads_, [this, launched, config,
+                                 code_dir = code_.pathFor(config.code_digest_hex)] {
+      launched->set(Instance::start(ioc_, launcher_, config, code_dir, options_.instance, logs_));
+    });
+    auto started = co_await launched->wait();
     if (!started) {
       std::lock_guard lock(mutex_);
       --busy_;

@@ -7,6 +7,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -85,6 +86,9 @@ class Pool {
   std::map<std::string, std::vector<std::shared_ptr<Instance>>> idle_;  // LIFO stacks
   std::set<std::shared_ptr<Instance>> all_;
   std::set<std::string> retired_;  // instance ids that must not be reused
+  // Last, so that it is joined first: its tasks use the members above. Long-lived
+  // threads, because an instance's parent-death signal follows the thread that made it.
+  boost::asio::thread_pool launch_threads_{4};
 };
 
 }  // namespace nimbus::pool
