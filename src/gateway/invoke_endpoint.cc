@@ -1,8 +1,6 @@
 // Invoke request parsing and response shaping, as Lambda answers.
 #include "gateway/invoke_endpoint.h"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/json.hpp>
 
 #include "base/encoding.h"
@@ -54,7 +52,7 @@ Result<void> checkJson(const std::string& body) {
   return {};
 }
 
-asio::awaitable<Response> handleInvoke(invoke::Invoker& invoker, asio::io_context& ioc,
+asio::awaitable<Response> handleInvoke(invoke::Invoker& invoker, queue::GroupCommitter& async_queue,
                                        Request& req, const http::RouteParams& params) {
   const std::string request_id = newUuid();
   auto fail = [&](const Error& e) { return errorResponse(req, e, request_id); };
@@ -110,20 +108,18 @@ asio::awaitable<Response> handleInvoke(invoke::Invoker& invoker, asio::io_contex
   if (type == "Event") {
     auto config = invoker.resolve(*ref);
     if (!config) co_return fail(config.error());
-    // TODO(durability): issue 5 puts the event in the durable queue before the 202.
-    asio::co_spawn(
-        ioc,
-        [&invoker, r = *ref, ireq = std::move(ireq)]() mutable -> asio::awaitable<void> {
-          std::string id = ireq.request_id;
-          auto result = co_await invoker.invoke(r, std::move(ireq));
-          if (!result) {
-            log::warn("gateway", "async invocation failed",
-                      {{"request_id", id}, {"error", result.error().message}});
-          } else if (result->functionError()) {
-            log::info("gateway", "async invocation returned an error", {{"request_id", id}});
-          }
-        },
-        asio::detached);
+    // Durable before acknowledged: the 202 goes out only once the event is committed.
+    store::AsyncEvent event;
+    event.request_id = request_id;
+    event.function_name = ref->name;
+    event.qualifier = ref->qualifier.value_or("");
+    event.payload = std::move(ireq.payload);
+    event.client_context = std::move(ireq.client_context);
+    event.trace_id = std::move(ireq.trace_id);
+    event.received_ms = systemNowMillis();
+    event.next_attempt_ms = event.received_ms;
+    auto committed = co_await async_queue.submit(std::move(event));
+    if (!committed) co_return fail(committed.error());
     auto res = http::makeResponse(req, Status::accepted, "", "");
     res.set("x-amzn-RequestId", request_id);
     co_return res;
@@ -147,11 +143,12 @@ asio::awaitable<Response> handleInvoke(invoke::Invoker& invoker, asio::io_contex
 
 }  // namespace
 
-void addInvokeRoutes(http::Router& router, invoke::Invoker& invoker, asio::io_context& ioc) {
+void addInvokeRoutes(http::Router& router, invoke::Invoker& invoker,
+                     queue::GroupCommitter& async_queue) {
   router.add(http::Verb::post, "/2015-03-31/functions/{name}/invocations",
-             [&invoker, &ioc](Request& req, const http::RequestInfo&,
-                              const http::RouteParams& p) -> asio::awaitable<Response> {
-               co_return co_await handleInvoke(invoker, ioc, req, p);
+             [&invoker, &async_queue](Request& req, const http::RequestInfo&,
+                                      const http::RouteParams& p) -> asio::awaitable<Response> {
+               co_return co_await handleInvoke(invoker, async_queue, req, p);
              });
 }
 

@@ -6,6 +6,7 @@
 
 #include "http/router.h"
 #include "invoke/invoker.h"
+#include "queue/group_committer.h"
 
 namespace nimbus::gateway {
 
@@ -13,7 +14,9 @@ inline constexpr size_t kMaxSyncPayload = 6 * 1024 * 1024;  // 6,291,456 bytes
 inline constexpr size_t kMaxAsyncPayload = 1024 * 1024;     // 1 MB
 inline constexpr size_t kLogTailBytes = 4096;
 
-void addInvokeRoutes(http::Router& router, invoke::Invoker& invoker, boost::asio::io_context& ioc);
+// Event invocations are answered 202 once `async_queue` has committed them.
+void addInvokeRoutes(http::Router& router, invoke::Invoker& invoker,
+                     queue::GroupCommitter& async_queue);
 
 // The last 4 KB of a log, never starting inside a UTF-8 sequence.
 std::string logTail(const std::string& log, size_t max_bytes = kLogTailBytes);

@@ -18,12 +18,15 @@
 #include "base/log.h"
 #include "control/api_handler.h"
 #include "control/concurrency_api.h"
+#include "control/event_invoke_config_api.h"
 #include "control/functions_api.h"
 #include "control/root_credentials.h"
 #include "gateway/error_mapping.h"
 #include "gateway/invoke_endpoint.h"
 #include "invoke/invoker.h"
 #include "pool/pool.h"
+#include "queue/dispatcher.h"
+#include "queue/group_committer.h"
 #include "sandbox/process.h"
 #include "server/sandbox_setup.h"
 #include "server/serve_options.h"
@@ -163,11 +166,27 @@ int runServe(const ServeOptions& o) {
   model::ArnContext arn{o.region, o.account_id};
   invoke::Invoker invoker(*store, pool, arn);
 
+  // The durable async queue: events are committed (in groups) before their 202, and
+  // the dispatcher delivers them through the same invoker as sync invokes.
+  queue::GroupCommitter async_queue([&store](const std::vector<store::AsyncEvent>& events) {
+    return store->enqueueEvents(events);
+  });
+  SystemClock clock;
+  queue::RetryOptions retry_options{o.async_retry_base_ms, o.async_retry_cap_ms,
+                                    o.async_throttle_delay_ms};
+  queue::Dispatcher dispatcher(ioc, *store, invoker, async_queue,
+                               queue::RetryPolicy(retry_options, queue::systemRandom()), clock,
+                               queue::DispatcherOptions{o.async_workers});
+  if (auto recovered = dispatcher.recover(); !recovered) {
+    return fail("cannot recover the async queue", recovered.error());
+  }
+
   auto router = std::make_shared<http::Router>();
-  gateway::addInvokeRoutes(*router, invoker, ioc);
+  gateway::addInvokeRoutes(*router, invoker, async_queue);
   control::FunctionsApiDeps api_deps{*store, code, pool, logs, arn};
   control::addFunctionRoutes(*router, api_deps);
   control::addConcurrencyRoutes(*router, api_deps);
+  control::addEventInvokeConfigRoutes(*router, api_deps);
   if (auto reserved = store->reservedConcurrencies(); reserved) {
     for (const auto& [name, n] : *reserved) (void)pool.admission().setReservation(name, n);
   } else {
@@ -199,6 +218,7 @@ int runServe(const ServeOptions& o) {
     log::info(kComponent, "shutting down", {{"signal", std::to_string(sig)}});
     ready = false;
     api->stop();
+    dispatcher.stop();
     asio::co_spawn(
         ioc,
         [&]() -> asio::awaitable<void> {
@@ -216,6 +236,7 @@ int runServe(const ServeOptions& o) {
 
   std::vector<std::thread> workers;
   for (int i = 1; i < threads; ++i) workers.emplace_back([&ioc] { ioc.run(); });
+  dispatcher.start();
   ready = true;
   log::info(kComponent, "nimbus is serving",
             {{"listen", bound->address().to_string() + ":" + std::to_string(bound->port())},

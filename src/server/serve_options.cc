@@ -54,6 +54,26 @@ CLI::App* addServeCommand(CLI::App& app, ServeOptions& o) {
       ->envname("NIMBUS_SANDBOX")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
+  serve
+      ->add_option("--async-retry-base-ms", o.async_retry_base_ms,
+                   "Async retries: first backoff ceiling (doubles per failure, full jitter)")
+      ->check(CLI::Range(int64_t{0}, int64_t{86400000}))
+      ->capture_default_str();
+  serve
+      ->add_option("--async-retry-cap-ms", o.async_retry_cap_ms,
+                   "Async retries: largest backoff ceiling")
+      ->check(CLI::Range(int64_t{0}, int64_t{86400000}))
+      ->capture_default_str();
+  serve
+      ->add_option("--async-throttle-delay-ms", o.async_throttle_delay_ms,
+                   "How long a throttled async event waits before trying again (no attempt spent)")
+      ->check(CLI::Range(int64_t{1}, int64_t{3600000}))
+      ->capture_default_str();
+  serve
+      ->add_option("--async-workers", o.async_workers,
+                   "Async events delivered at once, across all functions")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
   serve->add_option("--log-level", o.log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();

@@ -24,6 +24,12 @@ struct ServeOptions {
   size_t max_body_bytes = 70 * 1024 * 1024;  // 50 MB zip as base64, plus JSON
   std::string log_level = "info";
   std::string sandbox = "auto";  // auto | on | off
+  // Async invocations (README "Async invocations"): retry backoff, as Lambda's ~1 min
+  // then ~2 min, and how long a throttled event waits before trying again.
+  int64_t async_retry_base_ms = 60000;
+  int64_t async_retry_cap_ms = 300000;
+  int64_t async_throttle_delay_ms = 1000;
+  int async_workers = 64;
 };
 
 // Registers `serve` on `app`; returns the subcommand so main can tell it was chosen.

@@ -66,4 +66,51 @@ Result<std::vector<std::string>> CachedStore::referencedCodeDigests() {
   return inner_->referencedCodeDigests();
 }
 
+// The queue and event invoke configs are not cached: the dispatcher is their one
+// frequent reader, and a stale retry policy is worse than one SQLite read.
+Result<void> CachedStore::enqueueEvents(const std::vector<AsyncEvent>& events) {
+  return inner_->enqueueEvents(events);
+}
+
+Result<std::vector<AsyncEvent>> CachedStore::claimDueEvents(int64_t now_ms, int limit) {
+  return inner_->claimDueEvents(now_ms, limit);
+}
+
+Result<void> CachedStore::requeueEvent(const std::string& request_id, int attempts,
+                                       int64_t next_attempt_ms, const std::string& last_error) {
+  return inner_->requeueEvent(request_id, attempts, next_attempt_ms, last_error);
+}
+
+Result<void> CachedStore::finishEvent(const std::string& request_id, int attempts,
+                                      const std::string& status, const std::string& last_error) {
+  return inner_->finishEvent(request_id, attempts, status, last_error);
+}
+
+Result<int> CachedStore::requeueRunningEvents(int64_t now_ms) {
+  return inner_->requeueRunningEvents(now_ms);
+}
+
+Result<std::map<std::string, int>> CachedStore::countEvents(const std::string& function_name) {
+  return inner_->countEvents(function_name);
+}
+
+Result<void> CachedStore::putEventInvokeConfig(const EventInvokeConfig& config) {
+  return inner_->putEventInvokeConfig(config);
+}
+
+Result<EventInvokeConfig> CachedStore::getEventInvokeConfig(const std::string& function_name,
+                                                            const std::string& qualifier) {
+  return inner_->getEventInvokeConfig(function_name, qualifier);
+}
+
+Result<void> CachedStore::deleteEventInvokeConfig(const std::string& function_name,
+                                                  const std::string& qualifier) {
+  return inner_->deleteEventInvokeConfig(function_name, qualifier);
+}
+
+Result<std::vector<EventInvokeConfig>> CachedStore::listEventInvokeConfigs(
+    const std::string& function_name) {
+  return inner_->listEventInvokeConfigs(function_name);
+}
+
 }  // namespace nimbus::store

@@ -30,6 +30,22 @@ class CachedStore : public Store {
   Result<std::map<std::string, int>> reservedConcurrencies() override;
   Result<std::vector<std::string>> referencedCodeDigests() override;
 
+  Result<void> enqueueEvents(const std::vector<AsyncEvent>& events) override;
+  Result<std::vector<AsyncEvent>> claimDueEvents(int64_t now_ms, int limit) override;
+  Result<void> requeueEvent(const std::string& request_id, int attempts, int64_t next_attempt_ms,
+                            const std::string& last_error) override;
+  Result<void> finishEvent(const std::string& request_id, int attempts, const std::string& status,
+                           const std::string& last_error) override;
+  Result<int> requeueRunningEvents(int64_t now_ms) override;
+  Result<std::map<std::string, int>> countEvents(const std::string& function_name) override;
+  Result<void> putEventInvokeConfig(const EventInvokeConfig& config) override;
+  Result<EventInvokeConfig> getEventInvokeConfig(const std::string& function_name,
+                                                 const std::string& qualifier) override;
+  Result<void> deleteEventInvokeConfig(const std::string& function_name,
+                                       const std::string& qualifier) override;
+  Result<std::vector<EventInvokeConfig>> listEventInvokeConfigs(
+      const std::string& function_name) override;
+
  private:
   void forget(const std::string& name);
 

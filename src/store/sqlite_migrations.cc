@@ -51,9 +51,42 @@ constexpr std::string_view kReservedConcurrencyV2 = R"sql(
 ALTER TABLE functions ADD COLUMN reserved_concurrency INTEGER;
 )sql";
 
+// The durable async queue (issue 5) and the per-function retry/destination settings.
+// payload is TEXT: the gateway only accepts JSON, which is valid UTF-8.
+constexpr std::string_view kAsyncQueueV3 = R"sql(
+CREATE TABLE async_events (
+  request_id      TEXT    NOT NULL PRIMARY KEY,
+  function_name   TEXT    NOT NULL,
+  qualifier       TEXT    NOT NULL DEFAULT '',
+  payload         TEXT    NOT NULL,
+  client_context  TEXT    NOT NULL DEFAULT '',
+  trace_id        TEXT    NOT NULL DEFAULT '',
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  received_ms     INTEGER NOT NULL,
+  next_attempt_ms INTEGER NOT NULL,
+  status          TEXT    NOT NULL CHECK (status IN ('queued', 'running', 'done', 'dead')),
+  last_error      TEXT    NOT NULL DEFAULT ''
+) STRICT;
+
+-- The dispatcher's question: which queued events are due?
+CREATE INDEX async_events_due ON async_events(status, next_attempt_ms);
+
+CREATE TABLE event_invoke_configs (
+  function_name             TEXT    NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+  qualifier                 TEXT    NOT NULL,
+  maximum_retry_attempts    INTEGER NOT NULL,
+  maximum_event_age_seconds INTEGER NOT NULL,
+  on_success                TEXT    NOT NULL DEFAULT '',
+  on_failure                TEXT    NOT NULL DEFAULT '',
+  last_modified_ms          INTEGER NOT NULL,
+  PRIMARY KEY (function_name, qualifier)
+) STRICT;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "create functions and function_versions", kFunctionsV1},
     Migration{2, "reserved concurrency per function", kReservedConcurrencyV2},
+    Migration{3, "async event queue and event invoke configs", kAsyncQueueV3},
 };
 
 constexpr std::string_view kCreateMigrationsTable = R"sql(

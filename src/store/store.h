@@ -14,6 +14,32 @@
 
 namespace nimbus::store {
 
+// One async invocation in the durable queue (table async_events).
+struct AsyncEvent {
+  std::string request_id;  // kept across retries and restarts: at-least-once, same id
+  std::string function_name;
+  std::string qualifier;  // empty: $LATEST
+  std::string payload;
+  std::string client_context;
+  std::string trace_id;
+  int attempts = 0;  // invocations that ran (throttled tries do not count)
+  int64_t received_ms = 0;
+  int64_t next_attempt_ms = 0;
+  std::string status = "queued";  // queued | running | done | dead
+  std::string last_error;
+};
+
+// PutFunctionEventInvokeConfig's settings for one function qualifier.
+struct EventInvokeConfig {
+  std::string function_name;
+  std::string qualifier = "$LATEST";
+  int maximum_retry_attempts = 2;
+  int maximum_event_age_seconds = 21600;
+  std::string on_success;  // destination ARN, empty: none
+  std::string on_failure;
+  int64_t last_modified_ms = 0;
+};
+
 struct FunctionPage {
   std::vector<model::FunctionConfig> functions;
   std::optional<std::string> next_marker;  // present when more remain
@@ -44,6 +70,34 @@ class Store {
   virtual Result<std::map<std::string, int>> reservedConcurrencies() = 0;
   // Every code digest still referenced by some function version (for garbage collection).
   virtual Result<std::vector<std::string>> referencedCodeDigests() = 0;
+
+  // --- The async queue. Every call is one transaction. ---
+  // Inserts every event in one transaction (one fsync): all or none. kConflict if a
+  // request id is already queued.
+  virtual Result<void> enqueueEvents(const std::vector<AsyncEvent>& events) = 0;
+  // Marks up to `limit` queued events with next_attempt_ms <= now_ms as running and
+  // returns them, oldest due first.
+  virtual Result<std::vector<AsyncEvent>> claimDueEvents(int64_t now_ms, int limit) = 0;
+  // Puts a running event back in the queue for a later attempt.
+  virtual Result<void> requeueEvent(const std::string& request_id, int attempts,
+                                    int64_t next_attempt_ms, const std::string& last_error) = 0;
+  // Ends an event: status "done" or "dead".
+  virtual Result<void> finishEvent(const std::string& request_id, int attempts,
+                                   const std::string& status, const std::string& last_error) = 0;
+  // At start: events a killed nimbus left running go back to queued, due now. Returns
+  // how many.
+  virtual Result<int> requeueRunningEvents(int64_t now_ms) = 0;
+  // Events per status, for visibility and tests.
+  virtual Result<std::map<std::string, int>> countEvents(const std::string& function_name) = 0;
+
+  // --- Event invoke configs. kNotFound when the function (or config) is absent. ---
+  virtual Result<void> putEventInvokeConfig(const EventInvokeConfig& config) = 0;
+  virtual Result<EventInvokeConfig> getEventInvokeConfig(const std::string& function_name,
+                                                         const std::string& qualifier) = 0;
+  virtual Result<void> deleteEventInvokeConfig(const std::string& function_name,
+                                               const std::string& qualifier) = 0;
+  virtual Result<std::vector<EventInvokeConfig>> listEventInvokeConfigs(
+      const std::string& function_name) = 0;
 };
 
 }  // namespace nimbus::store

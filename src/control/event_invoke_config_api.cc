@@ -1,0 +1,225 @@
+// Validation and JSON of EventInvokeConfig; storage is Store::*EventInvokeConfig.
+#include "control/event_invoke_config_api.h"
+
+#include <boost/json.hpp>
+
+#include "base/encoding.h"
+#include "base/log.h"
+#include "base/time.h"
+#include "control/function_json.h"
+#include "gateway/error_mapping.h"
+
+namespace nimbus::control {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using http::Request;
+using http::Response;
+using http::RouteParams;
+using http::Status;
+
+namespace {
+
+struct Target {
+  std::string name;
+  std::string qualifier;  // "$LATEST" when none was given
+};
+
+Result<Target> targetOf(const FunctionsApiDeps& d, const RouteParams& p) {
+  auto ref = model::parseFunctionRef(p.path.at("name"));
+  if (!ref) return ref.error();
+  auto q = p.query.find("Qualifier");
+  auto merged = model::withQualifier(*ref, q == p.query.end() ? "" : q->second);
+  if (!merged) return merged.error();
+  auto fn = d.store.getFunction(merged->name, model::kLatest);
+  if (!fn) {
+    if (fn.error().code == ErrorCode::kNotFound) {
+      return makeError(ErrorCode::kNotFound,
+                       "Function not found: " + model::functionArn(d.arn, merged->name));
+    }
+    return fn.error();
+  }
+  return Target{merged->name, merged->qualifier.value_or(model::kLatest)};
+}
+
+Error invalid(const std::string& message) {
+  return makeError(ErrorCode::kInvalidParameter, message);
+}
+
+// Only functions can be destinations for now (issue 5 adds nimbus queues).
+Result<std::string> destinationOf(const json::object& config, const char* key) {
+  auto it = config.find(key);
+  if (it == config.end() || it->value().is_null()) return std::string();
+  if (!it->value().is_object())
+    return invalid(std::string("DestinationConfig.") + key + " must be an object");
+  auto dest = optString(it->value().as_object(), "Destination");
+  if (!dest) return dest.error();
+  if (!*dest || (*dest)->empty()) return std::string();
+  const std::string& arn = **dest;
+  auto ref = model::parseFunctionRef(arn);
+  if (arn.rfind("arn:", 0) != 0 || arn.find(":function:") == std::string::npos || !ref) {
+    return invalid("The destination ARN " + arn +
+                   " is not supported: nimbus delivers to Lambda function ARNs only");
+  }
+  return arn;
+}
+
+// Applies the members present in `body` onto `c`, with Lambda's ranges.
+Result<void> applyBody(const json::object& body, store::EventInvokeConfig& c) {
+  auto retries = optInt(body, "MaximumRetryAttempts");
+  if (!retries) return retries.error();
+  if (*retries) {
+    if (**retries < 0 || **retries > 2) {
+      return invalid("1 validation error detected: Value '" + std::to_string(**retries) +
+                     "' at 'maximumRetryAttempts' failed to satisfy constraint: Member must have "
+                     "value between 0 and 2");
+    }
+    c.maximum_retry_attempts = static_cast<int>(**retries);
+  }
+  auto age = optInt(body, "MaximumEventAgeInSeconds");
+  if (!age) return age.error();
+  if (*age) {
+    if (**age < 60 || **age > 21600) {
+      return invalid("1 validation error detected: Value '" + std::to_string(**age) +
+                     "' at 'maximumEventAgeInSeconds' failed to satisfy constraint: Member must "
+                     "have value between 60 and 21600");
+    }
+    c.maximum_event_age_seconds = static_cast<int>(**age);
+  }
+  auto it = body.find("DestinationConfig");
+  if (it != body.end() && !it->value().is_null()) {
+    if (!it->value().is_object()) return invalid("DestinationConfig must be an object");
+    const json::object& dc = it->value().as_object();
+    if (dc.contains("OnSuccess")) {
+      auto s = destinationOf(dc, "OnSuccess");
+      if (!s) return s.error();
+      c.on_success = *s;
+    }
+    if (dc.contains("OnFailure")) {
+      auto f = destinationOf(dc, "OnFailure");
+      if (!f) return f.error();
+      c.on_failure = *f;
+    }
+  }
+  return {};
+}
+
+json::object toJson(const FunctionsApiDeps& d, const store::EventInvokeConfig& c) {
+  json::object on_success, on_failure;
+  if (!c.on_success.empty()) on_success["Destination"] = c.on_success;
+  if (!c.on_failure.empty()) on_failure["Destination"] = c.on_failure;
+  return {{"LastModified", static_cast<double>(c.last_modified_ms) / 1000.0},
+          {"FunctionArn", model::functionArn(d.arn, c.function_name, c.qualifier)},
+          {"MaximumRetryAttempts", c.maximum_retry_attempts},
+          {"MaximumEventAgeInSeconds", c.maximum_event_age_seconds},
+          {"DestinationConfig", {{"OnSuccess", on_success}, {"OnFailure", on_failure}}}};
+}
+
+Response reply(const Request& req, const json::object& body, const std::string& rid) {
+  auto res = http::makeResponse(req, Status::ok, json::serialize(body));
+  res.set("x-amzn-RequestId", rid);
+  return res;
+}
+
+// PUT replaces the whole config (absent members take defaults); POST (update) keeps
+// what is stored and changes only the members given.
+Response write(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
+               const std::string& rid, bool merge) {
+  auto target = targetOf(d, p);
+  if (!target) return gateway::errorResponse(req, target.error(), rid);
+  auto body = parseObject(req.body());
+  if (!body) return gateway::errorResponse(req, body.error(), rid);
+  store::EventInvokeConfig config;
+  if (merge) {
+    auto existing = d.store.getEventInvokeConfig(target->name, target->qualifier);
+    if (existing) config = *existing;
+  }
+  config.function_name = target->name;
+  config.qualifier = target->qualifier;
+  if (auto ok = applyBody(*body, config); !ok) return gateway::errorResponse(req, ok.error(), rid);
+  config.last_modified_ms = systemNowMillis();
+  if (auto ok = d.store.putEventInvokeConfig(config); !ok) {
+    return gateway::errorResponse(req, ok.error(), rid);
+  }
+  log::info("control", "event invoke config written",
+            {{"request_id", rid},
+             {"function", config.function_name},
+             {"qualifier", config.qualifier},
+             {"maximum_retry_attempts", std::to_string(config.maximum_retry_attempts)},
+             {"maximum_event_age_seconds", std::to_string(config.maximum_event_age_seconds)}});
+  return reply(req, toJson(d, config), rid);
+}
+
+Response put(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
+             const std::string& rid) {
+  return write(d, req, p, rid, false);
+}
+
+Response update(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
+                const std::string& rid) {
+  return write(d, req, p, rid, true);
+}
+
+Response get(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
+             const std::string& rid) {
+  auto target = targetOf(d, p);
+  if (!target) return gateway::errorResponse(req, target.error(), rid);
+  auto config = d.store.getEventInvokeConfig(target->name, target->qualifier);
+  if (!config) return gateway::errorResponse(req, config.error(), rid);
+  return reply(req, toJson(d, *config), rid);
+}
+
+Response remove(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
+                const std::string& rid) {
+  auto target = targetOf(d, p);
+  if (!target) return gateway::errorResponse(req, target.error(), rid);
+  if (auto ok = d.store.deleteEventInvokeConfig(target->name, target->qualifier); !ok) {
+    return gateway::errorResponse(req, ok.error(), rid);
+  }
+  auto res = http::makeResponse(req, Status::no_content, "", "");
+  res.set("x-amzn-RequestId", rid);
+  return res;
+}
+
+Response list(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
+              const std::string& rid) {
+  auto target = targetOf(d, p);
+  if (!target) return gateway::errorResponse(req, target.error(), rid);
+  auto configs = d.store.listEventInvokeConfigs(target->name);
+  if (!configs) return gateway::errorResponse(req, configs.error(), rid);
+  json::array out;
+  for (const auto& c : *configs) out.push_back(toJson(d, c));
+  return reply(req, json::object{{"FunctionEventInvokeConfigs", std::move(out)}}, rid);
+}
+
+// Native visibility (issue 5 item 7, first part): async events of a function by status.
+Response queueDepth(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
+                    const std::string& rid) {
+  auto target = targetOf(d, p);
+  if (!target) return gateway::errorResponse(req, target.error(), rid);
+  auto counts = d.store.countEvents(target->name);
+  if (!counts) return gateway::errorResponse(req, counts.error(), rid);
+  json::object out{{"queued", 0}, {"running", 0}, {"done", 0}, {"dead", 0}};
+  for (const auto& [status, n] : *counts) out[status] = n;
+  return reply(req, out, rid);
+}
+
+}  // namespace
+
+void addEventInvokeConfigRoutes(http::Router& router, FunctionsApiDeps deps) {
+  auto d = std::make_shared<FunctionsApiDeps>(deps);
+  auto route = [&](http::Verb verb, const char* path, auto fn) {
+    router.add(verb, path,
+               [d, fn](Request& req, const http::RequestInfo&, const RouteParams& p)
+                   -> asio::awaitable<Response> { co_return fn(*d, req, p, newUuid()); });
+  };
+  constexpr const char* kPath = "/2019-09-25/functions/{name}/event-invoke-config";
+  route(http::Verb::put, kPath, put);
+  route(http::Verb::post, kPath, update);
+  route(http::Verb::get, kPath, get);
+  route(http::Verb::delete_, kPath, remove);
+  route(http::Verb::get, "/2019-09-25/functions/{name}/event-invoke-config/list", list);
+  route(http::Verb::get, "/v1/functions/{name}/async-events", queueDepth);
+}
+
+}  // namespace nimbus::control

@@ -1,0 +1,265 @@
+// The claim loop and one event's delivery: invoke, then done, retry later, or dead.
+#include "queue/dispatcher.h"
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "base/encoding.h"
+#include "base/log.h"
+#include "queue/destination_record.h"
+
+namespace nimbus::queue {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr const char* kComponent = "queue";
+
+const char* outcomeName(model::Outcome o) {
+  switch (o) {
+    case model::Outcome::kSuccess:
+      return "success";
+    case model::Outcome::kFunctionError:
+      return "function_error";
+    case model::Outcome::kTimeout:
+      return "timeout";
+    case model::Outcome::kExitError:
+      return "exit_error";
+    case model::Outcome::kOutOfMemory:
+      return "out_of_memory";
+    case model::Outcome::kInitError:
+      return "init_error";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+Result<int> Dispatcher::recover() {
+  auto n = store_.requeueRunningEvents(clock_.nowMillis());
+  if (n && *n > 0) {
+    log::warn(kComponent, "async events in flight at the last stop are queued again",
+              {{"count", std::to_string(*n)}});
+  }
+  return n;
+}
+
+void Dispatcher::start() { asio::co_spawn(ioc_, loop(), asio::detached); }
+
+asio::awaitable<void> Dispatcher::loop() {
+  asio::steady_timer timer(ioc_);
+  while (!stopped_) {
+    int free = options_.workers - in_flight_.load();
+    int claimed = 0;
+    if (free > 0) {
+      // TODO(perf): a blocking SQLite call on an I/O thread; the committer thread could
+      // claim for us.
+      auto due = store_.claimDueEvents(clock_.nowMillis(), free);
+      if (!due) {
+        log::error(kComponent, "cannot claim async events", {{"error", due.error().message}});
+      } else {
+        claimed = static_cast<int>(due->size());
+        for (auto& event : *due) {
+          ++in_flight_;
+          asio::co_spawn(ioc_, deliver(std::move(event)), asio::detached);
+        }
+      }
+    }
+    // Sleep even after a full claim: with every worker busy there is nothing to do.
+    (void)claimed;
+    timer.expires_after(options_.poll);
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+}
+
+store::EventInvokeConfig Dispatcher::configFor(const store::AsyncEvent& event) {
+  std::string qualifier = event.qualifier.empty() ? std::string(model::kLatest) : event.qualifier;
+  auto config = store_.getEventInvokeConfig(event.function_name, qualifier);
+  if (config) return *config;
+  store::EventInvokeConfig defaults;  // Lambda's: 2 retries, 6 hours
+  defaults.function_name = event.function_name;
+  defaults.qualifier = qualifier;
+  return defaults;
+}
+
+asio::awaitable<void> Dispatcher::deliver(store::AsyncEvent event) {
+  const store::EventInvokeConfig config = configFor(event);
+  const std::string id = event.request_id;
+  // Arguments of co_await calls are named first: GCC 12 destroys some temporaries of
+  // co_await expressions twice (ARCHITECTURE.md).
+  const std::optional<model::InvokeResult> no_result;
+  if (policy_.expired(event, config, clock_.nowMillis())) {
+    const std::string condition = "EventAgeExceeded";
+    const std::string error = "maximum event age exceeded";
+    co_await giveUp(event, config, condition, no_result, error);
+    --in_flight_;
+    co_return;
+  }
+
+  if (throttleGateClosed(event.function_name, clock_.nowMillis())) {
+    RetryDecision d = policy_.afterThrottle(event, config, clock_.nowMillis());
+    if (d.retry) {
+      if (auto r = store_.requeueEvent(id, event.attempts, d.next_attempt_ms, "throttled"); !r) {
+        log::error(kComponent, "cannot requeue async event",
+                   {{"request_id", id}, {"error", r.error().message}});
+      }
+    } else {
+      const std::string error = "throttled until the maximum event age";
+      co_await giveUp(event, config, d.condition, no_result, error);
+    }
+    --in_flight_;
+    co_return;
+  }
+
+  model::FunctionRef ref{event.function_name, std::nullopt};
+  if (!event.qualifier.empty()) ref.qualifier = event.qualifier;
+  model::InvokeRequest request;
+  request.request_id = event.request_id;  // the invoker keeps it: same id on every attempt
+  request.payload = event.payload;
+  request.client_context = event.client_context;
+  request.trace_id = event.trace_id;
+  auto result = co_await invoker_.invoke(ref, std::move(request));
+  const int64_t now = clock_.nowMillis();
+
+  if (!result) {
+    const Error& e = result.error();
+    if (e.code == ErrorCode::kTooManyRequests || e.code == ErrorCode::kUnavailable) {
+      // Throttled or shutting down: the function did not run, so no attempt is spent.
+      RetryDecision d = policy_.afterThrottle(event, config, now);
+      if (e.code == ErrorCode::kTooManyRequests) {
+        closeThrottleGate(event.function_name, d.retry ? d.next_attempt_ms : now);
+      }
+      if (d.retry) {
+        if (auto r = store_.requeueEvent(id, event.attempts, d.next_attempt_ms, e.message); !r) {
+          log::error(kComponent, "cannot requeue async event",
+                     {{"request_id", id}, {"error", r.error().message}});
+        }
+      } else {
+        co_await giveUp(event, config, d.condition, no_result, e.message);
+      }
+    } else {
+      // The function is gone or cannot start: retrying will not help.
+      const std::string condition = "RetriesExhausted";
+      co_await giveUp(event, config, condition, no_result, e.message);
+    }
+    --in_flight_;
+    co_return;
+  }
+
+  ++event.attempts;
+  if (!result->functionError()) {
+    // Logged before the event is marked done, so that every done event has its line
+    // even when nimbus is killed in between (the crash test counts these lines).
+    log::info(kComponent, "async event delivered",
+              {{"request_id", id},
+               {"function", event.function_name},
+               {"attempts", std::to_string(event.attempts)}});
+    if (auto r = store_.finishEvent(id, event.attempts, "done", ""); !r) {
+      log::error(kComponent, "cannot end async event",
+                 {{"request_id", id}, {"error", r.error().message}});
+    }
+    if (!config.on_success.empty()) {
+      const std::string condition = "Success";
+      const std::optional<model::InvokeResult> last(*result);
+      co_await notifyDestination(config.on_success, event, condition, last);
+    }
+    --in_flight_;
+    co_return;
+  }
+
+  std::string error = outcomeName(result->outcome);
+  RetryDecision d = policy_.afterFailure(event, config, now);
+  if (d.retry) {
+    log::info(kComponent, "async event failed; retrying",
+              {{"request_id", id},
+               {"function", event.function_name},
+               {"attempts", std::to_string(event.attempts)},
+               {"outcome", error},
+               {"retry_in_ms", std::to_string(d.next_attempt_ms - now)}});
+    if (auto r = store_.requeueEvent(id, event.attempts, d.next_attempt_ms, error); !r) {
+      log::error(kComponent, "cannot requeue async event",
+                 {{"request_id", id}, {"error", r.error().message}});
+    }
+  } else {
+    const std::optional<model::InvokeResult> last(std::move(*result));
+    co_await giveUp(event, config, d.condition, last, error);
+  }
+  --in_flight_;
+}
+
+bool Dispatcher::throttleGateClosed(const std::string& function, int64_t now_ms) {
+  std::lock_guard lock(gate_mutex_);
+  auto it = throttled_until_.find(function);
+  if (it == throttled_until_.end()) return false;
+  if (now_ms < it->second) return true;
+  throttled_until_.erase(it);
+  return false;
+}
+
+void Dispatcher::closeThrottleGate(const std::string& function, int64_t until_ms) {
+  std::lock_guard lock(gate_mutex_);
+  int64_t& until = throttled_until_[function];
+  until = std::max(until, until_ms);
+}
+
+asio::awaitable<void> Dispatcher::giveUp(const store::AsyncEvent& event,
+                                         const store::EventInvokeConfig& config,
+                                         const std::string& condition,
+                                         const std::optional<model::InvokeResult>& result,
+                                         const std::string& error) {
+  log::warn(kComponent, "async event dead",
+            {{"request_id", event.request_id},
+             {"function", event.function_name},
+             {"condition", condition},
+             {"attempts", std::to_string(event.attempts)},
+             {"error", error}});
+  // The destination record is committed before the event is marked dead: a crash in
+  // between delivers the record twice rather than never.
+  if (!config.on_failure.empty()) {
+    co_await notifyDestination(config.on_failure, event, condition, result);
+  }
+  if (auto r = store_.finishEvent(event.request_id, event.attempts, "dead", error); !r) {
+    log::error(kComponent, "cannot end async event",
+               {{"request_id", event.request_id}, {"error", r.error().message}});
+  }
+}
+
+asio::awaitable<void> Dispatcher::notifyDestination(
+    const std::string& destination, const store::AsyncEvent& event, const std::string& condition,
+    const std::optional<model::InvokeResult>& result) {
+  auto target = model::parseFunctionRef(destination);
+  if (!target) {
+    log::error(kComponent, "unsupported destination",
+               {{"request_id", event.request_id}, {"destination", destination}});
+    co_return;
+  }
+  std::optional<std::string> qualifier;
+  if (!event.qualifier.empty()) qualifier = event.qualifier;
+  std::string source_arn = model::functionArn(invoker_.arnContext(), event.function_name,
+                                              qualifier.value_or(std::string(model::kLatest)));
+  store::AsyncEvent record;
+  record.request_id = newUuid();
+  record.function_name = target->name;
+  record.qualifier = target->qualifier.value_or("");
+  record.payload = destinationRecord(event, source_arn, condition, result, clock_.nowMillis());
+  record.trace_id = event.trace_id;
+  record.received_ms = clock_.nowMillis();
+  record.next_attempt_ms = record.received_ms;
+  auto committed = co_await committer_.submit(std::move(record));
+  if (!committed) {
+    log::error(kComponent, "cannot queue the destination record",
+               {{"request_id", event.request_id},
+                {"destination", destination},
+                {"error", committed.error().message}});
+  } else {
+    log::info(
+        kComponent, "destination record queued",
+        {{"request_id", event.request_id}, {"destination", destination}, {"condition", condition}});
+  }
+}
+
+}  // namespace nimbus::queue

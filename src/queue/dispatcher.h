@@ -1,0 +1,80 @@
+// Delivery of queued async events: claims due events from the store, invokes them
+// through invoke::Invoker (the same pool and concurrency limits as sync invokes), and
+// applies the retry policy and destinations. Clock and randomness are injected.
+// Threading: start() and stop() from any thread; deliveries run on the io_context.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include "base/time.h"
+#include "invoke/invoker.h"
+#include "queue/group_committer.h"
+#include "queue/retry_policy.h"
+#include "store/store.h"
+
+namespace nimbus::queue {
+
+struct DispatcherOptions {
+  int workers = 64;  // events in flight at once, across all functions
+  std::chrono::milliseconds poll{20};
+};
+
+class Dispatcher {
+ public:
+  Dispatcher(boost::asio::io_context& ioc, store::Store& store, invoke::Invoker& invoker,
+             GroupCommitter& committer, RetryPolicy policy, const Clock& clock,
+             DispatcherOptions options)
+      : ioc_(ioc),
+        store_(store),
+        invoker_(invoker),
+        committer_(committer),
+        policy_(std::move(policy)),
+        clock_(clock),
+        options_(options) {}
+
+  // At start, before start(): events a killed nimbus left running are queued again
+  // (at-least-once; they keep their request ids). Returns how many.
+  Result<int> recover();
+  void start();
+  // Stops claiming; deliveries in flight finish on their own.
+  void stop() { stopped_ = true; }
+
+ private:
+  boost::asio::awaitable<void> loop();
+  boost::asio::awaitable<void> deliver(store::AsyncEvent event);
+  store::EventInvokeConfig configFor(const store::AsyncEvent& event);
+  // Per-function throttle gate: after a 429, the function's other events wait without
+  // asking the pool, so N queued events cost one throttled invoke, not N.
+  bool throttleGateClosed(const std::string& function, int64_t now_ms);
+  void closeThrottleGate(const std::string& function, int64_t until_ms);
+  // Ends an event as dead and tells its OnFailure destination.
+  boost::asio::awaitable<void> giveUp(const store::AsyncEvent& event,
+                                      const store::EventInvokeConfig& config,
+                                      const std::string& condition,
+                                      const std::optional<model::InvokeResult>& result,
+                                      const std::string& error);
+  boost::asio::awaitable<void> notifyDestination(const std::string& destination,
+                                                 const store::AsyncEvent& event,
+                                                 const std::string& condition,
+                                                 const std::optional<model::InvokeResult>& result);
+
+  boost::asio::io_context& ioc_;
+  store::Store& store_;
+  invoke::Invoker& invoker_;
+  GroupCommitter& committer_;
+  RetryPolicy policy_;
+  const Clock& clock_;
+  DispatcherOptions options_;
+  std::atomic<int> in_flight_{0};
+  std::atomic<bool> stopped_{false};
+  std::mutex gate_mutex_;
+  std::map<std::string, int64_t> throttled_until_;  // guarded by gate_mutex_
+};
+
+}  // namespace nimbus::queue
