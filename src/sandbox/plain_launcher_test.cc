@@ -20,13 +20,14 @@
 
 #include "gtest/gtest.h"
 #include "sandbox/process.h"
+#include "sandbox/process_test_util.h"
 #include "sandbox/unique_fd.h"
 
 namespace nimbus::sandbox {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr int kTimeoutMs = 10'000;
+using namespace process_test_util;  // NOLINT: the shared helpers
 
 ProcessSpec makeSpec(std::vector<std::string> argv,
                      std::vector<std::string> env = {"PATH=/usr/bin:/bin"}, std::string cwd = "/") {
@@ -43,45 +44,6 @@ std::unique_ptr<Process> launchOrDie(const ProcessSpec& spec) {
   Result<std::unique_ptr<Process>> p = launcher->launch(spec);
   EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message);
   return p.ok() ? std::move(*p) : nullptr;
-}
-
-bool readable(int fd, int timeout_ms) {
-  pollfd pfd{fd, POLLIN, 0};
-  int n;
-  do {
-    n = ::poll(&pfd, 1, timeout_ms);
-  } while (n < 0 && errno == EINTR);
-  return n > 0;
-}
-
-// Reads the non-blocking fd until `done(text)` or EOF, or the timeout.
-template <typename Done>
-std::string readOutput(int fd, Done done) {
-  std::string text;
-  auto deadline = Clock::now() + std::chrono::milliseconds(kTimeoutMs);
-  while (!done(text) && Clock::now() < deadline) {
-    if (!readable(fd, 100)) continue;
-    char buf[4096];
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n == 0) break;
-    if (n > 0) text.append(buf, static_cast<size_t>(n));
-  }
-  return text;
-}
-
-std::string readAll(int fd) {
-  return readOutput(fd, [](const std::string&) { return false; });
-}
-
-std::string readLine(int fd) {
-  return readOutput(fd, [](const std::string& s) { return s.find('\n') != std::string::npos; });
-}
-
-// Waits for the pidfd, then reaps; returns the wait status or -1 on timeout.
-int waitExit(Process& p) {
-  if (!readable(p.pidfd(), kTimeoutMs)) return -1;
-  int status = -1;
-  return p.tryReap(&status) ? status : -1;
 }
 
 // True once pid is gone or a zombie (its new parent, init, may reap it later).

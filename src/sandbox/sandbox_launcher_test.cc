@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "sandbox/process_test_util.h"
 #include "sandbox/unique_fd.h"
 
 namespace nimbus::sandbox {
@@ -34,45 +35,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-constexpr int kTimeoutMs = 20'000;
-
-bool readable(int fd, int timeout_ms) {
-  pollfd pfd{fd, POLLIN, 0};
-  int n;
-  do {
-    n = ::poll(&pfd, 1, timeout_ms);
-  } while (n < 0 && errno == EINTR);
-  return n > 0;
-}
-
-// Reads the non-blocking fd until `done(text)`, EOF or the timeout.
-template <typename Done>
-std::string readOutput(int fd, Done done) {
-  std::string text;
-  auto deadline = Clock::now() + std::chrono::milliseconds(kTimeoutMs);
-  while (!done(text) && Clock::now() < deadline) {
-    if (!readable(fd, 100)) continue;
-    char buf[4096];
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n == 0) break;
-    if (n > 0) text.append(buf, static_cast<size_t>(n));
-  }
-  return text;
-}
-
-std::string readAll(int fd) {
-  return readOutput(fd, [](const std::string&) { return false; });
-}
-
-std::string readLine(int fd) {
-  return readOutput(fd, [](const std::string& s) { return s.find('\n') != std::string::npos; });
-}
-
-int waitExit(Process& p) {
-  if (!readable(p.pidfd(), kTimeoutMs)) return -1;
-  int status = -1;
-  return p.tryReap(&status) ? status : -1;
-}
+using namespace process_test_util;  // NOLINT: the shared helpers
 
 std::string nsInode(pid_t pid, const char* ns) {
   std::error_code ec;
