@@ -29,8 +29,7 @@ Result<std::string> functionName(const FunctionsApiDeps& d, const RouteParams& p
   auto reserved = d.store.getReservedConcurrency(ref->name);
   if (!reserved) {
     if (reserved.error().code == ErrorCode::kNotFound) {
-      return makeError(ErrorCode::kNotFound,
-                       "Function not found: " + model::functionArn(d.arn, ref->name));
+      return model::functionNotFound(d.arn, ref->name);
     }
     return reserved.error();
   }

@@ -34,8 +34,7 @@ Result<Target> targetOf(const FunctionsApiDeps& d, const RouteParams& p) {
   auto fn = d.store.getFunction(merged->name, model::kLatest);
   if (!fn) {
     if (fn.error().code == ErrorCode::kNotFound) {
-      return makeError(ErrorCode::kNotFound,
-                       "Function not found: " + model::functionArn(d.arn, merged->name));
+      return model::functionNotFound(d.arn, merged->name);
     }
     return fn.error();
   }

@@ -50,8 +50,7 @@ struct Api {
   Result<model::FunctionConfig> load(const model::FunctionRef& r) const {
     auto c = d.store.getFunction(r.name, r.qualifier.value_or(model::kLatest));
     if (!c && c.error().code == ErrorCode::kNotFound) {
-      return makeError(ErrorCode::kNotFound,
-                       "Function not found: " + model::functionArn(d.arn, r.name, r.qualifier));
+      return model::functionNotFound(d.arn, r.name, r.qualifier);
     }
     return c;
   }
@@ -222,18 +221,11 @@ struct Api {
     auto r = ref(p);
     if (!r) return fail(req, r.error(), rid);
     if (r->qualifier && *r->qualifier != model::kLatest) {
-      return fail(
-          req,
-          makeError(ErrorCode::kNotFound,
-                    "Function not found: " + model::functionArn(d.arn, r->name, r->qualifier)),
-          rid);
+      return fail(req, model::functionNotFound(d.arn, r->name, r->qualifier), rid);
     }
     if (auto del = d.store.deleteFunction(r->name); !del) {
       if (del.error().code == ErrorCode::kNotFound) {
-        return fail(req,
-                    makeError(ErrorCode::kNotFound,
-                              "Function not found: " + model::functionArn(d.arn, r->name)),
-                    rid);
+        return fail(req, model::functionNotFound(d.arn, r->name), rid);
       }
       return fail(req, del.error(), rid);
     }
@@ -250,10 +242,7 @@ struct Api {
   Response logsOf(Request& req, const RouteParams& p, const std::string& rid) const {
     const std::string& name = p.path.at("name");
     if (!d.store.getFunction(name, model::kLatest)) {
-      return fail(
-          req,
-          makeError(ErrorCode::kNotFound, "Function not found: " + model::functionArn(d.arn, name)),
-          rid);
+      return fail(req, model::functionNotFound(d.arn, name), rid);
     }
     int64_t since = 0;
     size_t limit = 100;

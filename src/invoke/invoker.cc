@@ -10,8 +10,7 @@ Result<model::FunctionConfig> Invoker::resolve(const model::FunctionRef& ref) {
   auto config = store_.getFunction(ref.name, version);
   if (!config) {
     if (config.error().code == ErrorCode::kNotFound) {
-      return makeError(ErrorCode::kNotFound,
-                       "Function not found: " + model::functionArn(arn_, ref.name, ref.qualifier));
+      return model::functionNotFound(arn_, ref.name, ref.qualifier);
     }
     return config.error();
   }

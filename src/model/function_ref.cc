@@ -64,4 +64,10 @@ std::string functionArn(const ArnContext& ctx, const std::string& name,
   return arn;
 }
 
+Error functionNotFound(const ArnContext& ctx, const std::string& name,
+                       const std::optional<std::string>& qualifier) {
+  return makeError(ErrorCode::kNotFound,
+                   "Function not found: " + functionArn(ctx, name, qualifier));
+}
+
 }  // namespace nimbus::model

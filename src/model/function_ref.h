@@ -28,4 +28,8 @@ struct ArnContext {
 std::string functionArn(const ArnContext& ctx, const std::string& name,
                         const std::optional<std::string>& qualifier = std::nullopt);
 
+// Lambda's ResourceNotFoundException for a function: "Function not found: <ARN>".
+Error functionNotFound(const ArnContext& ctx, const std::string& name,
+                       const std::optional<std::string>& qualifier = std::nullopt);
+
 }  // namespace nimbus::model
