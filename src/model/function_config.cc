@@ -21,6 +21,10 @@ bool isProvidedRuntime(const std::string& runtime) {
   return runtime == "provided" || runtime == "provided.al2023";
 }
 
+const char* networkModeName(NetworkMode mode) {
+  return mode == NetworkMode::kEgress ? "egress" : "isolated";
+}
+
 bool isValidFunctionName(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {

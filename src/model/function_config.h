@@ -21,6 +21,10 @@ inline constexpr int kDefaultTimeoutS = 3;
 inline constexpr size_t kMaxEnvironmentBytes = 4096;
 inline constexpr int kDefaultEphemeralMb = 512;
 
+// nimbus's own per-function settings (not in Lambda's API; set through /v1).
+enum class NetworkMode { kIsolated, kEgress };
+const char* networkModeName(NetworkMode mode);  // "isolated" | "egress"
+
 struct FunctionConfig {
   std::string name;
   std::string version = kLatest;  // "$LATEST" or "1", "2", ...
@@ -37,6 +41,8 @@ struct FunctionConfig {
   int64_t code_size = 0;        // bytes of the zip
   int64_t last_modified_ms = 0;
   std::string revision_id;  // changes on every update; instances of an older one retire
+  NetworkMode network_mode = NetworkMode::kIsolated;
+  int keep_alive_s = 0;  // idle instances end after this; 0: the host-wide default
 };
 
 bool isSupportedRuntime(const std::string& runtime);
