@@ -8,6 +8,7 @@
 #include "base/time.h"
 #include "control/function_json.h"
 #include "gateway/error_mapping.h"
+#include "queue/queue_arn.h"
 
 namespace nimbus::control {
 
@@ -45,7 +46,9 @@ Error invalid(const std::string& message) {
   return makeError(ErrorCode::kInvalidParameter, message);
 }
 
-// Only functions can be destinations for now (issue 5 adds nimbus queues).
+// Destinations: Lambda function ARNs and nimbus queue ARNs (queue/queue_arn.h). A
+// queue that does not exist yet is accepted: records wait in the async event table
+// (status dead) and the visibility endpoint shows the destination as missing.
 Result<std::string> destinationOf(const json::object& config, const char* key) {
   auto it = config.find(key);
   if (it == config.end() || it->value().is_null()) return std::string();
@@ -55,10 +58,12 @@ Result<std::string> destinationOf(const json::object& config, const char* key) {
   if (!dest) return dest.error();
   if (!*dest || (*dest)->empty()) return std::string();
   const std::string& arn = **dest;
+  if (queue::queueNameOfArn(arn)) return arn;
   auto ref = model::parseFunctionRef(arn);
-  if (arn.rfind("arn:", 0) != 0 || arn.find(":function:") == std::string::npos || !ref) {
+  if (!queue::isFunctionArn(arn) || !ref) {
     return invalid("The destination ARN " + arn +
-                   " is not supported: nimbus delivers to Lambda function ARNs only");
+                   " is not supported: nimbus delivers to Lambda function ARNs and nimbus queue "
+                   "ARNs (arn:nimbus:queue:<region>:<account>:<name>)");
   }
   return arn;
 }
@@ -191,18 +196,6 @@ Response list(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
   return reply(req, json::object{{"FunctionEventInvokeConfigs", std::move(out)}}, rid);
 }
 
-// Native visibility (issue 5 item 7, first part): async events of a function by status.
-Response queueDepth(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
-                    const std::string& rid) {
-  auto target = targetOf(d, p);
-  if (!target) return gateway::errorResponse(req, target.error(), rid);
-  auto counts = d.store.countEvents(target->name);
-  if (!counts) return gateway::errorResponse(req, counts.error(), rid);
-  json::object out{{"queued", 0}, {"running", 0}, {"done", 0}, {"dead", 0}};
-  for (const auto& [status, n] : *counts) out[status] = n;
-  return reply(req, out, rid);
-}
-
 }  // namespace
 
 void addEventInvokeConfigRoutes(http::Router& router, FunctionsApiDeps deps) {
@@ -218,7 +211,6 @@ void addEventInvokeConfigRoutes(http::Router& router, FunctionsApiDeps deps) {
   route(http::Verb::get, kPath, get);
   route(http::Verb::delete_, kPath, remove);
   route(http::Verb::get, "/2019-09-25/functions/{name}/event-invoke-config/list", list);
-  route(http::Verb::get, "/v1/functions/{name}/async-events", queueDepth);
 }
 
 }  // namespace nimbus::control

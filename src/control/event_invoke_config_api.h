@@ -1,6 +1,5 @@
 // The asynchronous invocation settings of a function (Lambda's 2019-09-25 paths):
 // Put/Update/Get/Delete/ListFunctionEventInvokeConfigs. The queue reads them per event.
-// Also the native GET /v1/functions/{name}/async-events: event counts by status.
 #pragma once
 
 #include "control/functions_api.h"

@@ -52,8 +52,41 @@ Result<void> checkJson(const std::string& body) {
   return {};
 }
 
+// A sync answer kept under an idempotency key, and the response rebuilt from it.
+std::string storedAnswer(const model::InvokeResult& r, const std::string& log_result) {
+  return boost::json::serialize(boost::json::object{{"Payload", r.payload},
+                                                    {"FunctionError", r.functionError()},
+                                                    {"ExecutedVersion", r.executed_version},
+                                                    {"LogResult", log_result}});
+}
+
+Response replayedAnswer(const Request& req, const std::string& stored,
+                        const std::string& request_id) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(stored, ec);
+  const boost::json::object empty;
+  const boost::json::object& o = !ec && v.is_object() ? v.as_object() : empty;
+  auto text = [&o](const char* key) {
+    const auto* f = o.if_contains(key);
+    return f != nullptr && f->is_string() ? std::string(f->as_string()) : std::string();
+  };
+  auto res = http::makeResponse(req, Status::ok, text("Payload"));
+  res.set("x-amzn-RequestId", request_id);
+  res.set(queue::kIdempotentReplayHeader, "true");
+  if (!text("ExecutedVersion").empty()) res.set("X-Amz-Executed-Version", text("ExecutedVersion"));
+  if (const auto* fe = o.if_contains("FunctionError");
+      fe != nullptr && fe->is_bool() && fe->as_bool()) {
+    res.set("X-Amz-Function-Error", "Unhandled");
+  }
+  if (std::string log = text("LogResult"); !log.empty() && req["X-Amz-Log-Type"] == "Tail") {
+    res.set("X-Amz-Log-Result", log);
+  }
+  return res;
+}
+
 asio::awaitable<Response> handleInvoke(invoke::Invoker& invoker, queue::GroupCommitter& async_queue,
-                                       Request& req, const http::RouteParams& params) {
+                                       queue::IdempotencyKeys& keys, Request& req,
+                                       const http::RouteParams& params) {
   const std::string request_id = newUuid();
   auto fail = [&](const Error& e) { return errorResponse(req, e, request_id); };
 
@@ -80,6 +113,11 @@ asio::awaitable<Response> handleInvoke(invoke::Invoker& invoker, queue::GroupCom
                                                        " bytes for the InvokeFunction operation"));
   }
   if (auto ok = checkJson(req.body()); !ok) co_return fail(ok.error());
+  const bool has_key = req.find(queue::kIdempotencyHeader) != req.end();
+  const std::string key(req[queue::kIdempotencyHeader]);
+  if (has_key) {
+    if (auto ok = queue::validateIdempotencyKey(key); !ok) co_return fail(ok.error());
+  }
 
   model::InvokeRequest ireq;
   ireq.request_id = request_id;
@@ -118,20 +156,62 @@ asio::awaitable<Response> handleInvoke(invoke::Invoker& invoker, queue::GroupCom
     event.trace_id = std::move(ireq.trace_id);
     event.received_ms = systemNowMillis();
     event.next_attempt_ms = event.received_ms;
+    if (has_key) keys.stampAsync(event, key);
     auto committed = co_await async_queue.submit(std::move(event));
     if (!committed) co_return fail(committed.error());
     auto res = http::makeResponse(req, Status::accepted, "", "");
-    res.set("x-amzn-RequestId", request_id);
+    // An earlier event holding the key stands for this one: its id, nothing queued.
+    res.set("x-amzn-RequestId", *committed);
+    if (*committed != request_id) res.set(queue::kIdempotentReplayHeader, "true");
     co_return res;
   }
 
+  if (has_key) {
+    auto claim = co_await keys.claimSync(ref->name, key, request_id);
+    if (!claim) co_return fail(claim.error());
+    if (claim->state == queue::SyncClaim::State::kDone) {
+      log::info("gateway", "idempotent replay",
+                {{"request_id", request_id},
+                 {"function", ref->name},
+                 {"first_request_id", claim->request_id}});
+      co_return replayedAnswer(req, claim->response, claim->request_id);
+    }
+    if (claim->state == queue::SyncClaim::State::kInProgress) {
+      co_return fail(makeError(ErrorCode::kConflict, "An invocation with idempotency key " + key +
+                                                         " is still running (request " +
+                                                         claim->request_id + ")"));
+    }
+  }
   auto result = co_await invoker.invoke(*ref, std::move(ireq));
-  if (!result) co_return fail(result.error());
+  if (!result) {
+    // Refused or failed by the platform: the function did not answer, so a retry
+    // with the same key must be able to run it.
+    if (has_key) {
+      const std::string function = ref->name;
+      auto released = co_await keys.releaseSync(function, key, request_id);
+      if (!released) {
+        log::error("gateway", "cannot release idempotency key",
+                   {{"request_id", request_id}, {"error", released.error().message}});
+      }
+    }
+    co_return fail(result.error());
+  }
+  const std::string log_result =
+      log_type == "Tail" || has_key ? base64Encode(logTail(result->log)) : std::string();
+  if (has_key) {
+    const std::string function = ref->name;
+    const std::string answer = storedAnswer(*result, log_result);
+    auto completed = co_await keys.completeSync(function, key, answer);
+    if (!completed) {
+      log::error("gateway", "cannot store the idempotent answer",
+                 {{"request_id", request_id}, {"error", completed.error().message}});
+    }
+  }
   auto res = http::makeResponse(req, Status::ok, std::move(result->payload));
   res.set("x-amzn-RequestId", request_id);
   res.set("X-Amz-Executed-Version", result->executed_version);
   if (result->functionError()) res.set("X-Amz-Function-Error", "Unhandled");
-  if (log_type == "Tail") res.set("X-Amz-Log-Result", base64Encode(logTail(result->log)));
+  if (log_type == "Tail") res.set("X-Amz-Log-Result", log_result);
   log::info("gateway", "invoked",
             {{"request_id", request_id},
              {"function", ref->name},
@@ -144,12 +224,13 @@ asio::awaitable<Response> handleInvoke(invoke::Invoker& invoker, queue::GroupCom
 }  // namespace
 
 void addInvokeRoutes(http::Router& router, invoke::Invoker& invoker,
-                     queue::GroupCommitter& async_queue) {
-  router.add(http::Verb::post, "/2015-03-31/functions/{name}/invocations",
-             [&invoker, &async_queue](Request& req, const http::RequestInfo&,
+                     queue::GroupCommitter& async_queue, queue::IdempotencyKeys& keys) {
+  router.add(
+      http::Verb::post, "/2015-03-31/functions/{name}/invocations",
+      [&invoker, &async_queue, &keys](Request& req, const http::RequestInfo&,
                                       const http::RouteParams& p) -> asio::awaitable<Response> {
-               co_return co_await handleInvoke(invoker, async_queue, req, p);
-             });
+        co_return co_await handleInvoke(invoker, async_queue, keys, req, p);
+      });
 }
 
 }  // namespace nimbus::gateway

@@ -7,6 +7,7 @@
 #include "http/router.h"
 #include "invoke/invoker.h"
 #include "queue/group_committer.h"
+#include "queue/idempotency.h"
 
 namespace nimbus::gateway {
 
@@ -14,9 +15,10 @@ inline constexpr size_t kMaxSyncPayload = 6 * 1024 * 1024;  // 6,291,456 bytes
 inline constexpr size_t kMaxAsyncPayload = 1024 * 1024;     // 1 MB
 inline constexpr size_t kLogTailBytes = 4096;
 
-// Event invocations are answered 202 once `async_queue` has committed them.
+// Event invocations are answered 202 once `async_queue` has committed them. Invokes
+// carrying X-Nimbus-Idempotency-Key run at most once per key (queue/idempotency.h).
 void addInvokeRoutes(http::Router& router, invoke::Invoker& invoker,
-                     queue::GroupCommitter& async_queue);
+                     queue::GroupCommitter& async_queue, queue::IdempotencyKeys& keys);
 
 // The last 4 KB of a log, never starting inside a UTF-8 sequence.
 std::string logTail(const std::string& log, size_t max_bytes = kLogTailBytes);

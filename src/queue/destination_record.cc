@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 
+#include "base/encoding.h"
 #include "base/time.h"
 
 namespace nimbus::queue {
@@ -41,6 +42,46 @@ std::string destinationRecord(const store::AsyncEvent& event, const std::string&
     record["responsePayload"] = nullptr;
   }
   return boost::json::serialize(record);
+}
+
+store::QueueMessage destinationMessage(const std::string& queue, const store::AsyncEvent& event,
+                                       const std::string& condition, std::string record,
+                                       int64_t now_ms) {
+  store::QueueMessage m;
+  m.queue = queue;
+  m.message_id = newUuid();
+  m.body = std::move(record);
+  m.attributes =
+      boost::json::serialize(boost::json::object{{"SourceFunction", event.function_name},
+                                                 {"RequestId", event.request_id},
+                                                 {"Condition", condition},
+                                                 {"ApproximateInvokeCount", event.attempts},
+                                                 {"ReplayCount", event.replay_count}});
+  m.sent_ms = now_ms;
+  return m;
+}
+
+Result<ReplayTarget> replayTargetOf(const std::string& record) {
+  auto bad = [](const std::string& why) {
+    return makeError(ErrorCode::kInvalidParameter,
+                     "The message is not a destination record nimbus can replay: " + why);
+  };
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(record, ec);
+  if (ec || !v.is_object()) return bad("not a JSON object");
+  const auto& o = v.as_object();
+  const auto* context = o.if_contains("requestContext");
+  if (context == nullptr || !context->is_object()) return bad("no requestContext");
+  const auto* id = context->as_object().if_contains("requestId");
+  const auto* arn = context->as_object().if_contains("functionArn");
+  if (id == nullptr || !id->is_string() || id->as_string().empty()) return bad("no requestId");
+  if (arn == nullptr || !arn->is_string() || arn->as_string().empty()) return bad("no functionArn");
+  ReplayTarget t;
+  t.request_id = std::string(id->as_string());
+  t.function_arn = std::string(arn->as_string());
+  const auto* payload = o.if_contains("requestPayload");
+  if (payload != nullptr && !payload->is_null()) t.payload = boost::json::serialize(*payload);
+  return t;
 }
 
 }  // namespace nimbus::queue

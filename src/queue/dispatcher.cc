@@ -10,6 +10,7 @@
 #include "base/encoding.h"
 #include "base/log.h"
 #include "queue/destination_record.h"
+#include "queue/queue_arn.h"
 
 namespace nimbus::queue {
 
@@ -56,9 +57,8 @@ asio::awaitable<void> Dispatcher::loop() {
     int free = options_.workers - in_flight_.load();
     int claimed = 0;
     if (free > 0) {
-      // TODO(perf): a blocking SQLite call on an I/O thread; the committer thread could
-      // claim for us.
-      auto due = store_.claimDueEvents(clock_.nowMillis(), free);
+      auto claim = [this, free] { return store_.claimDueEvents(clock_.nowMillis(), free); };
+      auto due = co_await worker_.run(std::move(claim));
       if (!due) {
         log::error(kComponent, "cannot claim async events", {{"error", due.error().message}});
       } else {
@@ -86,8 +86,31 @@ store::EventInvokeConfig Dispatcher::configFor(const store::AsyncEvent& event) {
   return defaults;
 }
 
+asio::awaitable<void> Dispatcher::requeue(const store::AsyncEvent& event, int64_t next_attempt_ms,
+                                          const std::string& last_error) {
+  auto fn = [&] {
+    return store_.requeueEvent(event.request_id, event.attempts, next_attempt_ms, last_error);
+  };
+  if (auto r = co_await worker_.run(std::move(fn)); !r) {
+    log::error(kComponent, "cannot requeue async event",
+               {{"request_id", event.request_id}, {"error", r.error().message}});
+  }
+}
+
+asio::awaitable<void> Dispatcher::finish(const store::AsyncEvent& event, const std::string& status,
+                                         const std::string& last_error) {
+  auto fn = [&] {
+    return store_.finishEvent(event.request_id, event.attempts, status, last_error);
+  };
+  if (auto r = co_await worker_.run(std::move(fn)); !r) {
+    log::error(kComponent, "cannot end async event",
+               {{"request_id", event.request_id}, {"error", r.error().message}});
+  }
+}
+
 asio::awaitable<void> Dispatcher::deliver(store::AsyncEvent event) {
-  const store::EventInvokeConfig config = configFor(event);
+  auto lookup = [this, &event] { return configFor(event); };
+  const store::EventInvokeConfig config = co_await worker_.run(std::move(lookup));
   const std::string id = event.request_id;
   // Arguments of co_await calls are named first: GCC 12 destroys some temporaries of
   // co_await expressions twice (ARCHITECTURE.md).
@@ -103,10 +126,8 @@ asio::awaitable<void> Dispatcher::deliver(store::AsyncEvent event) {
   if (throttleGateClosed(event.function_name, clock_.nowMillis())) {
     RetryDecision d = policy_.afterThrottle(event, config, clock_.nowMillis());
     if (d.retry) {
-      if (auto r = store_.requeueEvent(id, event.attempts, d.next_attempt_ms, "throttled"); !r) {
-        log::error(kComponent, "cannot requeue async event",
-                   {{"request_id", id}, {"error", r.error().message}});
-      }
+      const std::string reason = "throttled";
+      co_await requeue(event, d.next_attempt_ms, reason);
     } else {
       const std::string error = "throttled until the maximum event age";
       co_await giveUp(event, config, d.condition, no_result, error);
@@ -134,10 +155,7 @@ asio::awaitable<void> Dispatcher::deliver(store::AsyncEvent event) {
         closeThrottleGate(event.function_name, d.retry ? d.next_attempt_ms : now);
       }
       if (d.retry) {
-        if (auto r = store_.requeueEvent(id, event.attempts, d.next_attempt_ms, e.message); !r) {
-          log::error(kComponent, "cannot requeue async event",
-                     {{"request_id", id}, {"error", r.error().message}});
-        }
+        co_await requeue(event, d.next_attempt_ms, e.message);
       } else {
         co_await giveUp(event, config, d.condition, no_result, e.message);
       }
@@ -158,15 +176,16 @@ asio::awaitable<void> Dispatcher::deliver(store::AsyncEvent event) {
               {{"request_id", id},
                {"function", event.function_name},
                {"attempts", std::to_string(event.attempts)}});
-    if (auto r = store_.finishEvent(id, event.attempts, "done", ""); !r) {
-      log::error(kComponent, "cannot end async event",
-                 {{"request_id", id}, {"error", r.error().message}});
-    }
+    // The destination record is committed before the event is marked done: a crash in
+    // between sends the record twice rather than never.
     if (!config.on_success.empty()) {
       const std::string condition = "Success";
       const std::optional<model::InvokeResult> last(*result);
       co_await notifyDestination(config.on_success, event, condition, last);
     }
+    const std::string done = "done";
+    const std::string no_error;
+    co_await finish(event, done, no_error);
     --in_flight_;
     co_return;
   }
@@ -180,10 +199,7 @@ asio::awaitable<void> Dispatcher::deliver(store::AsyncEvent event) {
                {"attempts", std::to_string(event.attempts)},
                {"outcome", error},
                {"retry_in_ms", std::to_string(d.next_attempt_ms - now)}});
-    if (auto r = store_.requeueEvent(id, event.attempts, d.next_attempt_ms, error); !r) {
-      log::error(kComponent, "cannot requeue async event",
-                 {{"request_id", id}, {"error", r.error().message}});
-    }
+    co_await requeue(event, d.next_attempt_ms, error);
   } else {
     const std::optional<model::InvokeResult> last(std::move(*result));
     co_await giveUp(event, config, d.condition, last, error);
@@ -222,25 +238,40 @@ asio::awaitable<void> Dispatcher::giveUp(const store::AsyncEvent& event,
   if (!config.on_failure.empty()) {
     co_await notifyDestination(config.on_failure, event, condition, result);
   }
-  if (auto r = store_.finishEvent(event.request_id, event.attempts, "dead", error); !r) {
-    log::error(kComponent, "cannot end async event",
-               {{"request_id", event.request_id}, {"error", r.error().message}});
-  }
+  const std::string dead = "dead";
+  co_await finish(event, dead, error);
 }
 
 asio::awaitable<void> Dispatcher::notifyDestination(
     const std::string& destination, const store::AsyncEvent& event, const std::string& condition,
     const std::optional<model::InvokeResult>& result) {
+  std::optional<std::string> source_qualifier;
+  if (!event.qualifier.empty()) source_qualifier = event.qualifier;
+  const std::string source_arn =
+      model::functionArn(invoker_.arnContext(), event.function_name,
+                         source_qualifier.value_or(std::string(model::kLatest)));
+  if (std::optional<std::string> queue = queueNameOfArn(destination)) {
+    auto send = [&] {
+      std::string record =
+          destinationRecord(event, source_arn, condition, result, clock_.nowMillis());
+      return queues_.sendMessage(
+          destinationMessage(*queue, event, condition, std::move(record), clock_.nowMillis()));
+    };
+    auto sent = co_await worker_.run(std::move(send));
+    if (!sent) {
+      log::error(kComponent, "cannot send the destination record",
+                 {{"request_id", event.request_id},
+                  {"destination", destination},
+                  {"error", sent.error().message}});
+    }
+    co_return;
+  }
   auto target = model::parseFunctionRef(destination);
   if (!target) {
     log::error(kComponent, "unsupported destination",
                {{"request_id", event.request_id}, {"destination", destination}});
     co_return;
   }
-  std::optional<std::string> qualifier;
-  if (!event.qualifier.empty()) qualifier = event.qualifier;
-  std::string source_arn = model::functionArn(invoker_.arnContext(), event.function_name,
-                                              qualifier.value_or(std::string(model::kLatest)));
   store::AsyncEvent record;
   record.request_id = newUuid();
   record.function_name = target->name;

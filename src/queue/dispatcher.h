@@ -1,7 +1,8 @@
 // Delivery of queued async events: claims due events from the store, invokes them
 // through invoke::Invoker (the same pool and concurrency limits as sync invokes), and
-// applies the retry policy and destinations. Clock and randomness are injected.
-// Threading: start() and stop() from any thread; deliveries run on the io_context.
+// applies the retry policy and destinations (functions, or built-in named queues).
+// Clock and randomness are injected. Threading: start() and stop() from any thread;
+// deliveries run on the io_context, their store calls on the BlockingWorker.
 #pragma once
 
 #include <atomic>
@@ -12,10 +13,12 @@
 #include <mutex>
 #include <optional>
 
+#include "base/blocking_worker.h"
 #include "base/time.h"
 #include "invoke/invoker.h"
 #include "queue/group_committer.h"
 #include "queue/retry_policy.h"
+#include "store/queue_store.h"
 #include "store/store.h"
 
 namespace nimbus::queue {
@@ -27,11 +30,13 @@ struct DispatcherOptions {
 
 class Dispatcher {
  public:
-  Dispatcher(boost::asio::io_context& ioc, store::Store& store, invoke::Invoker& invoker,
-             GroupCommitter& committer, RetryPolicy policy, const Clock& clock,
-             DispatcherOptions options)
+  Dispatcher(boost::asio::io_context& ioc, store::Store& store, store::QueueStore& queues,
+             BlockingWorker& worker, invoke::Invoker& invoker, GroupCommitter& committer,
+             RetryPolicy policy, const Clock& clock, DispatcherOptions options)
       : ioc_(ioc),
         store_(store),
+        queues_(queues),
+        worker_(worker),
         invoker_(invoker),
         committer_(committer),
         policy_(std::move(policy)),
@@ -49,6 +54,12 @@ class Dispatcher {
   boost::asio::awaitable<void> loop();
   boost::asio::awaitable<void> deliver(store::AsyncEvent event);
   store::EventInvokeConfig configFor(const store::AsyncEvent& event);
+  // The event's next attempt, or its end; errors are logged (the event stays running
+  // and a restart queues it again).
+  boost::asio::awaitable<void> requeue(const store::AsyncEvent& event, int64_t next_attempt_ms,
+                                       const std::string& last_error);
+  boost::asio::awaitable<void> finish(const store::AsyncEvent& event, const std::string& status,
+                                      const std::string& last_error);
   // Per-function throttle gate: after a 429, the function's other events wait without
   // asking the pool, so N queued events cost one throttled invoke, not N.
   bool throttleGateClosed(const std::string& function, int64_t now_ms);
@@ -66,6 +77,8 @@ class Dispatcher {
 
   boost::asio::io_context& ioc_;
   store::Store& store_;
+  store::QueueStore& queues_;
+  BlockingWorker& worker_;
   invoke::Invoker& invoker_;
   GroupCommitter& committer_;
   RetryPolicy policy_;

@@ -20,8 +20,8 @@ GroupCommitter::~GroupCommitter() {
   }
 }
 
-boost::asio::awaitable<Result<void>> GroupCommitter::submit(store::AsyncEvent event) {
-  auto done = std::make_shared<OneShot<Result<void>>>();
+boost::asio::awaitable<Result<std::string>> GroupCommitter::submit(store::AsyncEvent event) {
+  auto done = std::make_shared<OneShot<Result<std::string>>>();
   {
     std::lock_guard lock(mutex_);
     if (stopping_) co_return makeError(ErrorCode::kUnavailable, "the async queue is shutting down");
@@ -61,8 +61,16 @@ void GroupCommitter::run() {
     std::vector<store::AsyncEvent> events;
     events.reserve(batch.size());
     for (const auto& p : batch) events.push_back(p.event);
-    Result<void> written = sink_(events);
-    for (auto& p : batch) p.done->set(written);
+    Result<std::vector<std::string>> written = sink_(events);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (!written.ok()) {
+        batch[i].done->set(written.error());
+      } else if (i < written->size()) {
+        batch[i].done->set((*written)[i]);
+      } else {
+        batch[i].done->set(makeError(ErrorCode::kInternal, "the store answered too few events"));
+      }
+    }
     lock.lock();
     ++batches_;
     events_ += batch.size();

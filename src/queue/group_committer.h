@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -20,8 +21,10 @@ namespace nimbus::queue {
 
 class GroupCommitter {
  public:
-  // Writes one batch, all or nothing (Store::enqueueEvents).
-  using Sink = std::function<Result<void>(const std::vector<store::AsyncEvent>&)>;
+  // Writes one batch, all or nothing (Store::enqueueEvents); per event, the request id
+  // that stands for it (an earlier one when its idempotency key was taken).
+  using Sink =
+      std::function<Result<std::vector<std::string>>(const std::vector<store::AsyncEvent>&)>;
 
   GroupCommitter(Sink sink, std::chrono::microseconds window = std::chrono::milliseconds(1),
                  size_t max_batch = 2000);
@@ -30,8 +33,9 @@ class GroupCommitter {
   GroupCommitter(const GroupCommitter&) = delete;
   GroupCommitter& operator=(const GroupCommitter&) = delete;
 
-  // Completes once the event is committed (or its batch failed). Any thread.
-  boost::asio::awaitable<Result<void>> submit(store::AsyncEvent event);
+  // Completes once the event is committed (or its batch failed) with the request id
+  // that stands for it. Any thread.
+  boost::asio::awaitable<Result<std::string>> submit(store::AsyncEvent event);
 
   uint64_t batches() const;
   uint64_t events() const;
@@ -39,7 +43,7 @@ class GroupCommitter {
  private:
   struct Pending {
     store::AsyncEvent event;
-    std::shared_ptr<OneShot<Result<void>>> done;
+    std::shared_ptr<OneShot<Result<std::string>>> done;
   };
   void run();  // the committer thread
 

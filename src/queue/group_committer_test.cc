@@ -23,9 +23,9 @@ store::AsyncEvent eventNamed(int i) {
 }
 
 // Submits n events at once from coroutines on one io_context and runs it to the end.
-std::vector<Result<void>> submitAll(GroupCommitter& committer, int n) {
+std::vector<Result<std::string>> submitAll(GroupCommitter& committer, int n) {
   asio::io_context ioc;
-  std::vector<Result<void>> results(n, makeError(ErrorCode::kInternal, "not answered"));
+  std::vector<Result<std::string>> results(n, makeError(ErrorCode::kInternal, "not answered"));
   for (int i = 0; i < n; ++i) {
     asio::co_spawn(
         ioc,
@@ -44,15 +44,22 @@ TEST(GroupCommitterTest, BatchesEventsThatArriveTogether) {
   std::vector<size_t> batch_sizes;
   std::set<std::string> written;
   GroupCommitter committer(
-      [&](const std::vector<store::AsyncEvent>& events) -> Result<void> {
+      [&](const std::vector<store::AsyncEvent>& events) -> Result<std::vector<std::string>> {
         std::lock_guard lock(mutex);
         batch_sizes.push_back(events.size());
-        for (const auto& e : events) written.insert(e.request_id);
-        return {};
+        std::vector<std::string> ids;
+        for (const auto& e : events) {
+          written.insert(e.request_id);
+          ids.push_back(e.request_id);
+        }
+        return ids;
       },
       std::chrono::milliseconds(20));
   auto results = submitAll(committer, 500);
-  for (const auto& r : results) EXPECT_TRUE(r.ok());
+  for (int i = 0; i < 500; ++i) {
+    ASSERT_TRUE(results[i].ok());
+    EXPECT_EQ(*results[i], "id-" + std::to_string(i));  // each hears its own answer
+  }
   EXPECT_EQ(written.size(), 500u);
   EXPECT_EQ(committer.events(), 500u);
   // 500 submissions within one 20 ms window: a handful of transactions, not 500.
@@ -62,12 +69,12 @@ TEST(GroupCommitterTest, BatchesEventsThatArriveTogether) {
 TEST(GroupCommitterTest, RespectsTheBatchLimit) {
   std::atomic<size_t> largest{0};
   GroupCommitter committer(
-      [&](const std::vector<store::AsyncEvent>& events) -> Result<void> {
+      [&](const std::vector<store::AsyncEvent>& events) -> Result<std::vector<std::string>> {
         size_t n = events.size();
         size_t seen = largest.load();
         while (n > seen && !largest.compare_exchange_weak(seen, n)) {
         }
-        return {};
+        return std::vector<std::string>(events.size());
       },
       std::chrono::milliseconds(20), 50);
   auto results = submitAll(committer, 300);
@@ -77,14 +84,29 @@ TEST(GroupCommitterTest, RespectsTheBatchLimit) {
 }
 
 TEST(GroupCommitterTest, AFailedBatchFailsEachOfItsEvents) {
-  GroupCommitter committer([](const std::vector<store::AsyncEvent>&) -> Result<void> {
-    return makeError(ErrorCode::kInternal, "disk full");
-  });
+  GroupCommitter committer(
+      [](const std::vector<store::AsyncEvent>&) -> Result<std::vector<std::string>> {
+        return makeError(ErrorCode::kInternal, "disk full");
+      });
   auto results = submitAll(committer, 10);
   for (const auto& r : results) {
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().message, "disk full");
   }
+}
+
+TEST(GroupCommitterTest, EachSubmitterHearsTheIdThatStandsForItsEvent) {
+  // The store answers an earlier request id for events whose idempotency key is taken.
+  GroupCommitter committer(
+      [](const std::vector<store::AsyncEvent>& events) -> Result<std::vector<std::string>> {
+        std::vector<std::string> ids;
+        for (const auto& e : events) ids.push_back(e.request_id == "id-3" ? "first" : e.request_id);
+        return ids;
+      });
+  auto results = submitAll(committer, 5);
+  ASSERT_TRUE(results[3].ok());
+  EXPECT_EQ(*results[3], "first");
+  EXPECT_EQ(*results[2], "id-2");
 }
 
 }  // namespace

@@ -15,11 +15,13 @@
 #include <regex>
 #include <thread>
 
+#include "base/blocking_worker.h"
 #include "base/log.h"
 #include "control/api_handler.h"
 #include "control/concurrency_api.h"
 #include "control/event_invoke_config_api.h"
 #include "control/functions_api.h"
+#include "control/queues_api.h"
 #include "control/root_credentials.h"
 #include "gateway/error_mapping.h"
 #include "gateway/invoke_endpoint.h"
@@ -27,6 +29,9 @@
 #include "pool/pool.h"
 #include "queue/dispatcher.h"
 #include "queue/group_committer.h"
+#include "queue/idempotency.h"
+#include "queue/replayer.h"
+#include "queue/sweeper.h"
 #include "sandbox/process.h"
 #include "server/sandbox_setup.h"
 #include "server/serve_options.h"
@@ -139,6 +144,8 @@ int runServe(const ServeOptions& o) {
 
   auto sqlite = store::SqliteStore::open(data / "nimbus.db");
   if (!sqlite) return fail("cannot open store", sqlite.error());
+  // The queue side of the same store; CachedStore (below) takes ownership of it.
+  store::QueueStore& queues = **sqlite;
   // Warm invokes resolve their function from memory, not from SQLite.
   std::unique_ptr<store::Store> store = std::make_unique<store::CachedStore>(std::move(*sqlite));
   store::CodeStore code(data / "code");
@@ -172,21 +179,34 @@ int runServe(const ServeOptions& o) {
     return store->enqueueEvents(events);
   });
   SystemClock clock;
+  // Blocking store calls of the async side (claims, ends, queues, keys) run here, off
+  // the I/O threads.
+  BlockingWorker store_worker(2);
   queue::RetryOptions retry_options{o.async_retry_base_ms, o.async_retry_cap_ms,
                                     o.async_throttle_delay_ms};
-  queue::Dispatcher dispatcher(ioc, *store, invoker, async_queue,
+  queue::Dispatcher dispatcher(ioc, *store, queues, store_worker, invoker, async_queue,
                                queue::RetryPolicy(retry_options, queue::systemRandom()), clock,
                                queue::DispatcherOptions{o.async_workers});
   if (auto recovered = dispatcher.recover(); !recovered) {
     return fail("cannot recover the async queue", recovered.error());
   }
+  if (auto released = queues.releaseRunningSyncKeys(); !released) {
+    return fail("cannot release idempotency keys", released.error());
+  }
+  queue::Replayer replayer(ioc, *store, queues, store_worker, clock);
+  queue::IdempotencyKeys idempotency_keys(queues, store_worker, clock,
+                                          std::chrono::seconds(o.idempotency_ttl_seconds));
+  queue::Sweeper sweeper(ioc, queues, store_worker, clock,
+                         std::chrono::seconds(o.async_retention_seconds));
 
   auto router = std::make_shared<http::Router>();
-  gateway::addInvokeRoutes(*router, invoker, async_queue);
+  gateway::addInvokeRoutes(*router, invoker, async_queue, idempotency_keys);
   control::FunctionsApiDeps api_deps{*store, code, pool, logs, arn};
   control::addFunctionRoutes(*router, api_deps);
   control::addConcurrencyRoutes(*router, api_deps);
   control::addEventInvokeConfigRoutes(*router, api_deps);
+  control::addQueueRoutes(
+      *router, control::QueuesApiDeps{*store, queues, replayer, store_worker, clock, arn});
   if (auto reserved = store->reservedConcurrencies(); reserved) {
     for (const auto& [name, n] : *reserved) (void)pool.admission().setReservation(name, n);
   } else {
@@ -219,6 +239,8 @@ int runServe(const ServeOptions& o) {
     ready = false;
     api->stop();
     dispatcher.stop();
+    replayer.stop();
+    sweeper.stop();
     asio::co_spawn(
         ioc,
         [&]() -> asio::awaitable<void> {
@@ -237,6 +259,7 @@ int runServe(const ServeOptions& o) {
   std::vector<std::thread> workers;
   for (int i = 1; i < threads; ++i) workers.emplace_back([&ioc] { ioc.run(); });
   dispatcher.start();
+  sweeper.start();
   ready = true;
   log::info(kComponent, "nimbus is serving",
             {{"listen", bound->address().to_string() + ":" + std::to_string(bound->port())},

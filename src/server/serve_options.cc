@@ -74,6 +74,16 @@ CLI::App* addServeCommand(CLI::App& app, ServeOptions& o) {
                    "Async events delivered at once, across all functions")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
+  serve
+      ->add_option("--async-retention-seconds", o.async_retention_seconds,
+                   "Finished (delivered or dead) async events are deleted after this")
+      ->check(CLI::Range(int64_t{60}, int64_t{365} * 86400))
+      ->capture_default_str();
+  serve
+      ->add_option("--idempotency-ttl-seconds", o.idempotency_ttl_seconds,
+                   "How long an X-Nimbus-Idempotency-Key keeps its first invocation's result")
+      ->check(CLI::Range(int64_t{1}, int64_t{7} * 86400))
+      ->capture_default_str();
   serve->add_option("--log-level", o.log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();

@@ -30,6 +30,8 @@ struct ServeOptions {
   int64_t async_retry_cap_ms = 300000;
   int64_t async_throttle_delay_ms = 1000;
   int async_workers = 64;
+  int64_t async_retention_seconds = 86400;  // finished async events kept this long
+  int64_t idempotency_ttl_seconds = 3600;
 };
 
 // Registers `serve` on `app`; returns the subcommand so main can tell it was chosen.

@@ -68,7 +68,7 @@ Result<std::vector<std::string>> CachedStore::referencedCodeDigests() {
 
 // The queue and event invoke configs are not cached: the dispatcher is their one
 // frequent reader, and a stale retry policy is worse than one SQLite read.
-Result<void> CachedStore::enqueueEvents(const std::vector<AsyncEvent>& events) {
+Result<std::vector<std::string>> CachedStore::enqueueEvents(const std::vector<AsyncEvent>& events) {
   return inner_->enqueueEvents(events);
 }
 

@@ -30,7 +30,7 @@ class CachedStore : public Store {
   Result<std::map<std::string, int>> reservedConcurrencies() override;
   Result<std::vector<std::string>> referencedCodeDigests() override;
 
-  Result<void> enqueueEvents(const std::vector<AsyncEvent>& events) override;
+  Result<std::vector<std::string>> enqueueEvents(const std::vector<AsyncEvent>& events) override;
   Result<std::vector<AsyncEvent>> claimDueEvents(int64_t now_ms, int limit) override;
   Result<void> requeueEvent(const std::string& request_id, int attempts, int64_t next_attempt_ms,
                             const std::string& last_error) override;

@@ -83,10 +83,51 @@ CREATE TABLE event_invoke_configs (
 ) STRICT;
 )sql";
 
+// Built-in named queues (destinations and DLQs), idempotency keys, and what replay and
+// retention need on async events.
+constexpr std::string_view kQueuesV4 = R"sql(
+CREATE TABLE queues (
+  name       TEXT    NOT NULL PRIMARY KEY,
+  created_ms INTEGER NOT NULL
+) STRICT;
+
+-- seq orders messages (oldest first) and makes paging by message id cheap.
+CREATE TABLE queue_messages (
+  seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+  queue_name       TEXT    NOT NULL REFERENCES queues(name) ON DELETE CASCADE,
+  message_id       TEXT    NOT NULL UNIQUE,
+  body             TEXT    NOT NULL,
+  attributes       TEXT    NOT NULL DEFAULT '{}',
+  sent_ms          INTEGER NOT NULL,
+  visible_after_ms INTEGER NOT NULL DEFAULT 0,
+  receive_count    INTEGER NOT NULL DEFAULT 0,
+  receipt_handle   TEXT    NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX queue_messages_by_queue ON queue_messages(queue_name, seq);
+
+CREATE TABLE idempotency_keys (
+  function_name TEXT    NOT NULL,
+  kind          TEXT    NOT NULL CHECK (kind IN ('sync', 'async')),
+  key           TEXT    NOT NULL,
+  request_id    TEXT    NOT NULL,
+  status        TEXT    NOT NULL CHECK (status IN ('running', 'done')),
+  response      TEXT    NOT NULL DEFAULT '',
+  created_ms    INTEGER NOT NULL,
+  expires_ms    INTEGER NOT NULL,
+  PRIMARY KEY (function_name, kind, key)
+) STRICT;
+CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys(expires_ms);
+
+ALTER TABLE async_events ADD COLUMN replay_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE async_events ADD COLUMN finished_ms INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX async_events_by_function ON async_events(function_name, status);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "create functions and function_versions", kFunctionsV1},
     Migration{2, "reserved concurrency per function", kReservedConcurrencyV2},
     Migration{3, "async event queue and event invoke configs", kAsyncQueueV3},
+    Migration{4, "named queues, idempotency keys, event replay and retention", kQueuesV4},
 };
 
 constexpr std::string_view kCreateMigrationsTable = R"sql(

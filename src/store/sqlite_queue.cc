@@ -1,5 +1,6 @@
 // SqliteStore's async queue (async_events) and event invoke configs. Each method is one
 // transaction, so a claim, a retry or an end of an event is never half-written.
+#include "base/time.h"
 #include "store/sqlite_store.h"
 
 namespace nimbus::store {
@@ -10,7 +11,7 @@ using sqlite::Transaction;
 
 constexpr std::string_view kEventColumns =
     "request_id, function_name, qualifier, payload, client_context, trace_id, attempts,"
-    " received_ms, next_attempt_ms, status, last_error";
+    " received_ms, next_attempt_ms, status, last_error, replay_count";
 
 AsyncEvent readEvent(const Statement& s) {
   AsyncEvent e;
@@ -25,6 +26,7 @@ AsyncEvent readEvent(const Statement& s) {
   e.next_attempt_ms = s.columnInt64(8);
   e.status = s.columnText(9);
   e.last_error = s.columnText(10);
+  e.replay_count = s.columnInt(11);
   return e;
 }
 
@@ -46,14 +48,31 @@ constexpr std::string_view kConfigColumns =
 
 }  // namespace
 
-Result<void> SqliteStore::enqueueEvents(const std::vector<AsyncEvent>& events) {
-  if (events.empty()) return {};
+Result<std::vector<std::string>> SqliteStore::enqueueEvents(const std::vector<AsyncEvent>& events) {
+  std::vector<std::string> ids;
+  if (events.empty()) return ids;
   std::lock_guard lock(mutex_);
   Result<Transaction> tx = Transaction::begin(db_);
   if (!tx.ok()) return tx.error();
   const std::string sql = "INSERT INTO async_events (" + std::string(kEventColumns) +
-                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
   for (const AsyncEvent& e : events) {
+    if (!e.idempotency_key.empty()) {
+      IdempotencyRecord claim;
+      claim.function_name = e.function_name;
+      claim.kind = "async";
+      claim.key = e.idempotency_key;
+      claim.request_id = e.request_id;
+      claim.status = "done";  // accepted is as far as an async claim goes
+      claim.created_ms = e.received_ms;
+      claim.expires_ms = e.idempotency_expires_ms;
+      Result<IdempotencyRecord> holder = claimKeyLocked(claim);
+      if (!holder.ok()) return holder.error();
+      if (holder->request_id != e.request_id) {
+        ids.push_back(holder->request_id);
+        continue;
+      }
+    }
     // TODO(perf): Statement cannot be reset yet, so each row prepares its own; the one
     // transaction per batch (one fsync) is what matters for throughput.
     Result<Statement> insert = db_.prepare(sql);
@@ -68,15 +87,18 @@ Result<void> SqliteStore::enqueueEvents(const std::vector<AsyncEvent>& events) {
         .bind(8, e.received_ms)
         .bind(9, e.next_attempt_ms)
         .bind(10, e.status)
-        .bind(11, e.last_error);
+        .bind(11, e.last_error)
+        .bind(12, e.replay_count);
     if (Result<void> r = insert->run(); !r.ok()) {
       if (r.error().message.find("UNIQUE") != std::string::npos) {
         return makeError(ErrorCode::kConflict, "async event " + e.request_id + " already queued");
       }
       return r.error();
     }
+    ids.push_back(e.request_id);
   }
-  return tx->commit();
+  if (Result<void> r = tx->commit(); !r.ok()) return r.error();
+  return ids;
 }
 
 Result<std::vector<AsyncEvent>> SqliteStore::claimDueEvents(int64_t now_ms, int limit) {
@@ -124,11 +146,16 @@ Result<void> SqliteStore::requeueEvent(const std::string& request_id, int attemp
 Result<void> SqliteStore::finishEvent(const std::string& request_id, int attempts,
                                       const std::string& status, const std::string& last_error) {
   std::lock_guard lock(mutex_);
-  // TODO(retention): done rows stay for inspection; a sweeper will delete old ones.
+  // Finished rows stay for inspection until sweep() deletes them.
   Result<Statement> update = db_.prepare(
-      "UPDATE async_events SET status = ?2, attempts = ?3, last_error = ?4 WHERE request_id = ?1");
+      "UPDATE async_events SET status = ?2, attempts = ?3, last_error = ?4, finished_ms = ?5"
+      " WHERE request_id = ?1");
   if (!update.ok()) return update.error();
-  update->bind(1, request_id).bind(2, status).bind(3, attempts).bind(4, last_error);
+  update->bind(1, request_id)
+      .bind(2, status)
+      .bind(3, attempts)
+      .bind(4, last_error)
+      .bind(5, systemNowMillis());
   if (Result<void> r = update->run(); !r.ok()) return r.error();
   if (db_.changes() == 0) return makeError(ErrorCode::kNotFound, "no async event " + request_id);
   return {};

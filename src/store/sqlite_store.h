@@ -11,12 +11,13 @@
 
 #include "base/error.h"
 #include "model/function_config.h"
+#include "store/queue_store.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
 
 namespace nimbus::store {
 
-class SqliteStore : public Store {
+class SqliteStore : public Store, public QueueStore {
  public:
   // Opens (creating if missing) the database file and applies pending migrations.
   // ":memory:" gives a private in-memory database, for tests. kInternal if the file
@@ -37,7 +38,7 @@ class SqliteStore : public Store {
                                       std::optional<int> reserved) override;
   Result<std::map<std::string, int>> reservedConcurrencies() override;
 
-  Result<void> enqueueEvents(const std::vector<AsyncEvent>& events) override;
+  Result<std::vector<std::string>> enqueueEvents(const std::vector<AsyncEvent>& events) override;
   Result<std::vector<AsyncEvent>> claimDueEvents(int64_t now_ms, int limit) override;
   Result<void> requeueEvent(const std::string& request_id, int attempts, int64_t next_attempt_ms,
                             const std::string& last_error) override;
@@ -53,8 +54,35 @@ class SqliteStore : public Store {
   Result<std::vector<EventInvokeConfig>> listEventInvokeConfigs(
       const std::string& function_name) override;
 
+  Result<void> createQueue(const std::string& name, int64_t now_ms) override;
+  Result<void> deleteQueue(const std::string& name) override;
+  Result<std::vector<QueueInfo>> listQueues(int64_t now_ms) override;
+  Result<QueueInfo> getQueue(const std::string& name, int64_t now_ms) override;
+  Result<void> sendMessage(const QueueMessage& message) override;
+  Result<std::vector<QueueMessage>> peekMessages(const std::string& queue,
+                                                 const std::string& after_id, int limit) override;
+  Result<QueueMessage> getMessage(const std::string& queue, const std::string& message_id) override;
+  Result<std::vector<QueueMessage>> receiveMessages(const std::string& queue, int64_t now_ms,
+                                                    int limit, int64_t visibility_ms) override;
+  Result<void> deleteMessage(const std::string& queue, const std::string& message_id) override;
+  Result<int> purgeQueue(const std::string& queue) override;
+  Result<int> replayMessage(const std::string& queue, const std::string& message_id,
+                            const AsyncEvent& event) override;
+  Result<IdempotencyRecord> claimIdempotencyKey(const IdempotencyRecord& record) override;
+  Result<void> completeIdempotencyKey(const std::string& function_name, const std::string& kind,
+                                      const std::string& key, const std::string& response) override;
+  Result<void> releaseIdempotencyKey(const std::string& function_name, const std::string& kind,
+                                     const std::string& key,
+                                     const std::string& request_id) override;
+  Result<int> releaseRunningSyncKeys() override;
+  Result<std::pair<int64_t, int>> eventAgeAndRetries(const std::string& function_name) override;
+  Result<int> sweep(int64_t now_ms, int64_t finished_before_ms) override;
+
  private:
   explicit SqliteStore(sqlite::Database db) : db_(std::move(db)) {}
+  // The caller holds mutex_ (and usually a transaction).
+  Result<IdempotencyRecord> claimKeyLocked(const IdempotencyRecord& record);
+  Result<bool> queueExistsLocked(const std::string& name);
 
   // TODO(perf): WAL lets readers run beside the writer; a small pool of read-only
   // connections would let get/list calls stop queueing behind this one mutex.

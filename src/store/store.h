@@ -27,6 +27,11 @@ struct AsyncEvent {
   int64_t next_attempt_ms = 0;
   std::string status = "queued";  // queued | running | done | dead
   std::string last_error;
+  int replay_count = 0;  // times replayed from a dead-letter queue
+  // When set, enqueueing is a claim on this key (QueueStore's idempotency keys, kind
+  // "async"): a live earlier claim means the event is not queued again.
+  std::string idempotency_key;
+  int64_t idempotency_expires_ms = 0;
 };
 
 // PutFunctionEventInvokeConfig's settings for one function qualifier.
@@ -73,8 +78,9 @@ class Store {
 
   // --- The async queue. Every call is one transaction. ---
   // Inserts every event in one transaction (one fsync): all or none. kConflict if a
-  // request id is already queued.
-  virtual Result<void> enqueueEvents(const std::vector<AsyncEvent>& events) = 0;
+  // request id is already queued. Returns, per event, the request id that now stands
+  // for it: its own, or that of an earlier event holding the same idempotency key.
+  virtual Result<std::vector<std::string>> enqueueEvents(const std::vector<AsyncEvent>& events) = 0;
   // Marks up to `limit` queued events with next_attempt_ms <= now_ms as running and
   // returns them, oldest due first.
   virtual Result<std::vector<AsyncEvent>> claimDueEvents(int64_t now_ms, int limit) = 0;

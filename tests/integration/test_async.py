@@ -165,7 +165,10 @@ def test_failing_function_runs_three_times_then_on_failure(custom_server, api_fo
     assert len(log_lines(api, name, "async-ran " + rid)) == 3
     assert len(log_lines(api, dlq, "dest-record ")) == 1
     counts = api.get(f"/v1/functions/{name}/async-events").json()
-    assert counts == {"queued": 0, "running": 0, "done": 0, "dead": 1}
+    assert {k: counts[k] for k in ("queued", "running", "done", "dead")} == {
+        "queued": 0, "running": 0, "done": 0, "dead": 1}
+    assert counts["Retries"] == 2  # three runs: the first and two retries
+    assert counts["OnFailure"]["Destination"].endswith(f":function:{dlq}")
 
 
 def test_zero_retries_runs_once(custom_server, api_for, lam_for):
