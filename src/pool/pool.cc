@@ -73,7 +73,13 @@ asio::awaitable<Result<model::InvokeResult>> Pool::run(const model::FunctionConf
     while (it != idle_.end() && !it->second.empty() && !inst) {
       auto candidate = std::move(it->second.back());
       it->second.pop_back();
-      if (candidate->alive()) inst = std::move(candidate);
+      if (candidate->alive()) {
+        inst = std::move(candidate);
+      } else {
+        // Its process ended while idle: forget it, or its cgroup, /tmp volume and
+        // memory share would stay taken until shutdown.
+        dropLocked(candidate);
+      }
     }
     if (!inst) {
       if (all_.size() >= static_cast<size_t>(options_.max_instances)) {

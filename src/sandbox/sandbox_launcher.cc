@@ -148,6 +148,10 @@ NIMBUS_SANDBOX_CHILD int childMain(void* raw) {
   if (r != 1) childFail(a, {ChildStep::kWaitForParent, r == 0 ? EPIPE : errOf(r), 0});
 
   if (ChildStatus s = childDropToSandboxUser(a.creds); !s.ok()) childFail(a, s);
+  // The kernel clears the parent-death signal when credentials change: set it again,
+  // or instances outlive a killed server.
+  r = sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (int32_t e = errOf(r)) childFail(a, {ChildStep::kPdeathsig, e, 1});
   for (int i = 0; i < a.rlimit_count; ++i) {
     const RlimitSetting& rl = a.rlimits[i];
     uint64_t lim[2] = {rl.soft, rl.hard};

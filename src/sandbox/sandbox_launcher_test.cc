@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -405,6 +406,26 @@ TEST_F(SandboxLauncherTest, DestructorKillsAndReaps) {
     pid = p->pid();
   }
   EXPECT_NE(::kill(pid, 0), 0);
+}
+
+TEST_F(SandboxLauncherTest, InstanceDiesWithTheThreadThatLaunchedIt) {
+  // What keeps instances from outliving a killed server: the parent-death signal,
+  // which the kernel clears when the child drops to the sandbox user, so it must be
+  // set again after that.
+  std::promise<std::unique_ptr<Process>> launched;
+  std::promise<void> may_exit;
+  std::thread helper([&] {
+    launched.set_value(launch(payload({"sleep", "100"})));
+    may_exit.get_future().wait();
+  });
+  std::unique_ptr<Process> p = launched.get_future().get();
+  ASSERT_TRUE(p);
+  EXPECT_FALSE(readable(p->pidfd(), 0));
+  may_exit.set_value();
+  helper.join();
+  int status = waitExit(*p);
+  ASSERT_TRUE(WIFSIGNALED(status)) << status;
+  EXPECT_EQ(WTERMSIG(status), SIGKILL);
 }
 
 TEST_F(SandboxLauncherTest, ReportsMaxMemory) {
