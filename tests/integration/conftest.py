@@ -112,6 +112,23 @@ def start_server(work: Path, extra_args=()) -> Server:
     return srv
 
 
+def serve_on(data_dir: Path, secret: str, work: Path, extra_args=()) -> Server:
+    """`nimbus serve` on an existing data folder (conftest's start_server makes a new one)."""
+    port = _free_port()
+    log_path = work / f"server-{port}.stderr.log"
+    cmd = [str(nimbus_bin()), "serve", "--listen", f"127.0.0.1:{port}", "--data", str(data_dir),
+           *extra_args]
+    with open(log_path, "wb") as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=err, env=_server_env(secret), cwd=work,
+                                start_new_session=True)
+    srv = Server(url=f"http://127.0.0.1:{port}", host="127.0.0.1", port=port, data_dir=data_dir,
+                 access_key=ACCESS_KEY, secret_key=secret, log_path=log_path, proc=proc)
+    _wait_healthy(srv)
+    return srv
+
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory) -> Server:
     srv = start_server(tmp_path_factory.mktemp("nimbus-server"))

@@ -12,8 +12,7 @@ import botocore.exceptions
 import pytest
 
 import nimbus_helpers as h
-from conftest import (ACCESS_KEY, ApiSession, Server, _free_port, _server_env, _stop, _wait_healthy,
-                      make_lambda_client, nimbus_bin, start_server)
+from conftest import ApiSession, Server, _stop, make_lambda_client, serve_on, start_server
 
 # Small backoffs so that three attempts take well under a second or two.
 FAST_RETRIES = ("--async-retry-base-ms", "200", "--async-retry-cap-ms", "400",
@@ -184,22 +183,6 @@ def test_zero_retries_runs_once(custom_server, api_for, lam_for):
     assert len(log_lines(api, name, "async-ran " + rid)) == 1
 
 
-def _serve_on(data_dir: Path, secret: str, work: Path, extra_args=()) -> Server:
-    """`nimbus serve` on an existing data folder (conftest's start_server makes a new one)."""
-    port = _free_port()
-    log_path = work / f"server-{port}.stderr.log"
-    cmd = [str(nimbus_bin()), "serve", "--listen", f"127.0.0.1:{port}", "--data", str(data_dir),
-           *extra_args]
-    with open(log_path, "wb") as err:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=err, env=_server_env(secret), cwd=work,
-                                start_new_session=True)
-    srv = Server(url=f"http://127.0.0.1:{port}", host="127.0.0.1", port=port, data_dir=data_dir,
-                 access_key=ACCESS_KEY, secret_key=secret, log_path=log_path, proc=proc)
-    _wait_healthy(srv)
-    return srv
-
-
 def delivered_ids(*logs: Path) -> set[str]:
     """Request ids of the "async event delivered" lines of server logs. The dispatcher
     writes that line (after a successful run) before it marks the event done, so an
@@ -233,7 +216,7 @@ def test_no_event_is_lost_to_kill_9(tmp_path_factory, api_for, lam_for):
         before = delivered_ids(first.log_path)
         assert len(before) < 50, "all ran before the kill: the test proves nothing"
 
-        second = _serve_on(first.data_dir, first.secret_key, work, FAST_RETRIES)
+        second = serve_on(first.data_dir, first.secret_key, work, FAST_RETRIES)
         api = api_for(second)
         h.wait_until(lambda: set(ids) <= delivered_ids(first.log_path, second.log_path), 60,
                      "every accepted event to run after the restart")
