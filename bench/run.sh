@@ -8,7 +8,8 @@
 #                  (default: bench/results/<timestamp>/, git-ignored)
 #   --runs N       repetitions per figure (overrides the profile)
 #   --no-pin       do not pin the servers and the load generator to separate CPUs
-#   --phases LIST  comma-separated subset of cold,memory,throughput,scale
+#   --phases LIST  comma-separated subset of cold,memory,throughput,scale,async (async:
+#                  bench/async_bench.py, run after the others; default: all of them)
 #   --memory-mb MB MemorySize of the benchmark functions (default 1769: one whole CPU's
 #                  quota in the sandbox, as in Lambda; 128 shows the CPU-throttled case)
 #   --sandbox MODE passed to nimbus serve --sandbox (default: nimbus's own default)
@@ -22,14 +23,16 @@ ROOT=$(cd "$BENCH/.." && pwd)
 CXX=${CXX:-g++}
 
 out=""
+phases=""
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=$2; shift 2 ;;
     --out=*) out=${1#--out=}; shift ;;
     --quick|--no-pin) args+=("$1"); shift ;;
-    --runs|--phases|--memory-mb|--sandbox) args+=("$1" "$2"); shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --phases) phases=$2; shift 2 ;;
+    --runs|--memory-mb|--sandbox) args+=("$1" "$2"); shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -89,6 +92,20 @@ CXX=$CXX "$ROOT/examples/echo-provided-cpp/build.sh" "$tmp/echo-bootstrap" >/dev
 "$CXX" -O2 -std=c++20 -static-libstdc++ -static-libgcc -o "$tmp/sleep-bootstrap" \
   "$BENCH/functions/provided-sleep/bootstrap.cc"
 
-/usr/bin/python3 "$BENCH/bench.py" ${args[@]+"${args[@]}"} --out "$out" \
-  --nimbus-bin "$NIMBUS_BIN" --baseline-bin "$baseline_bin" \
-  --provided-bootstrap "$tmp/echo-bootstrap" --sleep-bootstrap "$tmp/sleep-bootstrap"
+# The `async` phase is its own script; the others are bench.py's.
+main_phases="" run_async=1
+if [ -n "$phases" ]; then
+  run_async=0
+  IFS=',' read -ra wanted <<< "$phases"
+  for p in "${wanted[@]}"; do
+    if [ "$p" = async ]; then run_async=1; else main_phases+="${main_phases:+,}$p"; fi
+  done
+fi
+if [ -z "$phases" ] || [ -n "$main_phases" ]; then
+  /usr/bin/python3 "$BENCH/bench.py" ${args[@]+"${args[@]}"} --out "$out" \
+    ${main_phases:+--phases "$main_phases"} \
+    --nimbus-bin "$NIMBUS_BIN" --baseline-bin "$baseline_bin" \
+    --provided-bootstrap "$tmp/echo-bootstrap" --sleep-bootstrap "$tmp/sleep-bootstrap"
+fi
+[ "$run_async" = 0 ] || /usr/bin/python3 "$BENCH/async_bench.py" ${args[@]+"${args[@]}"} \
+  --out "$out" --nimbus-bin "$NIMBUS_BIN" --provided-bootstrap "$tmp/echo-bootstrap"

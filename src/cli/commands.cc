@@ -1,4 +1,5 @@
-// Registers the client verbs on the shared CLI::App and dispatches to the one parsed.
+// Registers the client verbs on the shared CLI::App and dispatches to the one parsed
+// (queue, dlq and async included, beside those commands.h names).
 #include "cli/commands.h"
 
 #include <exception>
@@ -14,6 +15,9 @@ void addClientCommands(CLI::App& app) {
   addInvokeCommand(app);
   addFunctionCommands(app);
   addLogsCommand(app);
+  addQueueCommands(app);
+  addDlqCommands(app);
+  addAsyncCommand(app);
 }
 
 std::optional<int> runSelected(CLI::App& app) {
@@ -40,6 +44,12 @@ std::optional<int> runSelected(CLI::App& app) {
     }
     if (const CLI::App* sub = selected("logs")) {
       return runLogs(readCommonOptions(*sub), readLogsOptions(*sub));
+    }
+    if (const CLI::App* sub = selected("queue")) return runQueueCommand(*sub);
+    if (const CLI::App* sub = selected("dlq")) return runDlqCommand(*sub);
+    if (const CLI::App* sub = selected("async")) {
+      return runAsync(readCommonOptions(*sub), optionValue(*sub, "function").value_or(""),
+                      flagGiven(*sub, "--json"));
     }
   } catch (const std::exception& e) {
     // Errors travel as values; this catches what libraries still throw (allocation,

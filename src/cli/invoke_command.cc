@@ -19,6 +19,10 @@ void addInvokeCommand(CLI::App& app) {
   sub->add_option("-q,--qualifier", "version or alias");
   sub->add_flag("--async")->description("queue the event (Event invocation) and print its id");
   sub->add_flag("--log")->description("print the tail of the invocation log to stderr");
+  sub->add_option("--idempotency-key",
+                  "run at most once per key (X-Nimbus-Idempotency-Key); a repeat returns the "
+                  "first result")
+      ->type_name("KEY");
   addCommonOptions(*sub, false);
 }
 
@@ -29,6 +33,7 @@ InvokeOptions readInvokeOptions(const CLI::App& sub) {
   options.qualifier = optionValue(sub, "--qualifier");
   options.async = flagGiven(sub, "--async");
   options.log = flagGiven(sub, "--log");
+  options.idempotency_key = optionValue(sub, "--idempotency-key");
   return options;
 }
 
@@ -47,10 +52,16 @@ int runInvoke(const CommonOptions& common, const InvokeOptions& options) {
   Headers headers = {{"X-Amz-Invocation-Type", options.async ? "Event" : "RequestResponse"}};
   // Lambda only tails the log of synchronous calls.
   if (options.log && !options.async) headers.emplace_back("X-Amz-Log-Type", "Tail");
+  if (options.idempotency_key) {
+    headers.emplace_back("X-Nimbus-Idempotency-Key", *options.idempotency_key);
+  }
 
   auto response = client->send("POST", target, std::move(payload), headers);
   if (!response.ok()) return reportError(response.error());
   if (!response->ok()) return reportApiError(*response);
+  if (response->header("X-Nimbus-Idempotent-Replay").value_or("") == "true") {
+    std::cerr << "note: idempotency key seen before; this is the first invocation's result\n";
+  }
 
   if (options.async && response->status == 202) {
     std::cout << response->header("x-amzn-RequestId").value_or("(no request id)") << "\n";

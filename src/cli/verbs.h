@@ -4,6 +4,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -68,6 +71,7 @@ struct InvokeOptions {
   std::optional<std::string> qualifier;
   bool async = false;
   bool log = false;
+  std::optional<std::string> idempotency_key;  // sent as X-Nimbus-Idempotency-Key
 };
 void addInvokeCommand(CLI::App& app);
 InvokeOptions readInvokeOptions(const CLI::App& sub);
@@ -96,5 +100,52 @@ struct LogPage {
   std::optional<int64_t> next_since;
 };
 Result<LogPage> parseLogPage(std::string_view body);
+
+// `queue create|ls|rm|send|receive`, `dlq ls|show|replay|purge` and `async`: verbs over
+// the native queue API of docs/queues.md. Each run* takes its (sub)command's App.
+void addQueueCommands(CLI::App& app);
+int runQueueCommand(const CLI::App& queue);
+void addDlqCommands(CLI::App& app);
+int runDlqCommand(const CLI::App& dlq);
+void addAsyncCommand(CLI::App& app);
+int runAsync(const CommonOptions& common, const std::string& function, bool as_json);
+
+// "/v1/queues/<percent-encoded name>".
+std::string queuePath(const std::string& name);
+// Parses a JSON object answer; kInternal naming `what` otherwise.
+Result<boost::json::object> parseJsonObject(std::string_view body, std::string_view what);
+// A number member (int, unsigned or double) of `object`; nullopt when absent or not a number.
+std::optional<double> numberField(const boost::json::object& object, std::string_view key);
+// A string member of `object`; "" when absent or not a string.
+std::string stringField(const boost::json::object& object, std::string_view key);
+// Rows of cells as left-aligned columns two spaces apart, one line each.
+std::string alignColumns(const std::vector<std::vector<std::string>>& rows);
+
+// Formatting of the queue verbs; pure, so tested without a server. `now_ms` is the
+// wall clock in milliseconds since the epoch, for ages.
+//   Epoch milliseconds of a SentAt/CreatedAt value: epoch seconds or milliseconds
+//   (numbers or digit strings; values above 1e11 are milliseconds) or ISO 8601 UTC.
+std::optional<int64_t> timestampMs(const boost::json::value& value);
+//   "42s", "3m07s", "2h05m", "4d03h"; "-" when unknown.
+std::string formatAge(std::optional<double> seconds);
+//   NAME DEPTH VISIBLE IN_FLIGHT OLDEST REPLAY from queue objects.
+std::string formatQueueTable(const boost::json::array& queues);
+//   ID SOURCE_FUNCTION CONDITION ATTEMPTS REPLAYS AGE REQUEST_ID from DLQ messages.
+std::string formatDlqTable(const boost::json::array& messages, int64_t now_ms);
+//   A message with its Body shown as JSON when it is JSON text.
+boost::json::object expandMessageBody(const boost::json::object& message);
+//   The `nimbus async` summary of GET /v1/functions/{name}/async-events.
+std::string formatAsyncEvents(const std::string& function, const boost::json::object& events);
+
+// The Replay object of a queue, as `dlq replay` follows it.
+struct ReplayProgress {
+  bool running = false;
+  int64_t replayed = 0;
+  int64_t failed = 0;
+  int64_t remaining = 0;
+  double rate = 0;
+};
+ReplayProgress readReplayProgress(const boost::json::object& queue);
+std::string formatReplayProgress(const ReplayProgress& progress);
 
 }  // namespace nimbus::cli

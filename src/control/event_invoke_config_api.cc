@@ -26,6 +26,11 @@ struct Target {
   std::string qualifier;  // "$LATEST" when none was given
 };
 
+// The API's dependencies: the functions API's plus the queues destinations name.
+struct Deps : FunctionsApiDeps {
+  store::QueueStore& queues;
+};
+
 Result<Target> targetOf(const FunctionsApiDeps& d, const RouteParams& p) {
   auto ref = model::parseFunctionRef(p.path.at("name"));
   if (!ref) return ref.error();
@@ -47,9 +52,9 @@ Error invalid(const std::string& message) {
 }
 
 // Destinations: Lambda function ARNs and nimbus queue ARNs (queue/queue_arn.h). A
-// queue that does not exist yet is accepted: records wait in the async event table
-// (status dead) and the visibility endpoint shows the destination as missing.
-Result<std::string> destinationOf(const json::object& config, const char* key) {
+// queue must exist: records sent to a missing one would be lost.
+Result<std::string> destinationOf(const json::object& config, const char* key,
+                                  store::QueueStore& queues) {
   auto it = config.find(key);
   if (it == config.end() || it->value().is_null()) return std::string();
   if (!it->value().is_object())
@@ -58,7 +63,15 @@ Result<std::string> destinationOf(const json::object& config, const char* key) {
   if (!dest) return dest.error();
   if (!*dest || (*dest)->empty()) return std::string();
   const std::string& arn = **dest;
-  if (queue::queueNameOfArn(arn)) return arn;
+  if (auto queue = queue::queueNameOfArn(arn)) {
+    auto info = queues.getQueue(*queue, 0);
+    if (!info && info.error().code == ErrorCode::kNotFound) {
+      return invalid("The destination queue " + *queue +
+                     " does not exist: create it first (POST /v1/queues or nimbus queue create)");
+    }
+    if (!info) return info.error();
+    return arn;
+  }
   auto ref = model::parseFunctionRef(arn);
   if (!queue::isFunctionArn(arn) || !ref) {
     return invalid("The destination ARN " + arn +
@@ -69,7 +82,8 @@ Result<std::string> destinationOf(const json::object& config, const char* key) {
 }
 
 // Applies the members present in `body` onto `c`, with Lambda's ranges.
-Result<void> applyBody(const json::object& body, store::EventInvokeConfig& c) {
+Result<void> applyBody(const json::object& body, store::EventInvokeConfig& c,
+                       store::QueueStore& queues) {
   auto retries = optInt(body, "MaximumRetryAttempts");
   if (!retries) return retries.error();
   if (*retries) {
@@ -95,12 +109,12 @@ Result<void> applyBody(const json::object& body, store::EventInvokeConfig& c) {
     if (!it->value().is_object()) return invalid("DestinationConfig must be an object");
     const json::object& dc = it->value().as_object();
     if (dc.contains("OnSuccess")) {
-      auto s = destinationOf(dc, "OnSuccess");
+      auto s = destinationOf(dc, "OnSuccess", queues);
       if (!s) return s.error();
       c.on_success = *s;
     }
     if (dc.contains("OnFailure")) {
-      auto f = destinationOf(dc, "OnFailure");
+      auto f = destinationOf(dc, "OnFailure", queues);
       if (!f) return f.error();
       c.on_failure = *f;
     }
@@ -127,8 +141,8 @@ Response reply(const Request& req, const json::object& body, const std::string& 
 
 // PUT replaces the whole config (absent members take defaults); POST (update) keeps
 // what is stored and changes only the members given.
-Response write(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
-               const std::string& rid, bool merge) {
+Response write(const Deps& d, Request& req, const RouteParams& p, const std::string& rid,
+               bool merge) {
   auto target = targetOf(d, p);
   if (!target) return gateway::errorResponse(req, target.error(), rid);
   auto body = parseObject(req.body());
@@ -140,7 +154,8 @@ Response write(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
   }
   config.function_name = target->name;
   config.qualifier = target->qualifier;
-  if (auto ok = applyBody(*body, config); !ok) return gateway::errorResponse(req, ok.error(), rid);
+  if (auto ok = applyBody(*body, config, d.queues); !ok)
+    return gateway::errorResponse(req, ok.error(), rid);
   config.last_modified_ms = systemNowMillis();
   if (auto ok = d.store.putEventInvokeConfig(config); !ok) {
     return gateway::errorResponse(req, ok.error(), rid);
@@ -154,18 +169,15 @@ Response write(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
   return reply(req, toJson(d, config), rid);
 }
 
-Response put(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
-             const std::string& rid) {
+Response put(const Deps& d, Request& req, const RouteParams& p, const std::string& rid) {
   return write(d, req, p, rid, false);
 }
 
-Response update(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
-                const std::string& rid) {
+Response update(const Deps& d, Request& req, const RouteParams& p, const std::string& rid) {
   return write(d, req, p, rid, true);
 }
 
-Response get(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
-             const std::string& rid) {
+Response get(const Deps& d, Request& req, const RouteParams& p, const std::string& rid) {
   auto target = targetOf(d, p);
   if (!target) return gateway::errorResponse(req, target.error(), rid);
   auto config = d.store.getEventInvokeConfig(target->name, target->qualifier);
@@ -173,8 +185,7 @@ Response get(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
   return reply(req, toJson(d, *config), rid);
 }
 
-Response remove(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
-                const std::string& rid) {
+Response remove(const Deps& d, Request& req, const RouteParams& p, const std::string& rid) {
   auto target = targetOf(d, p);
   if (!target) return gateway::errorResponse(req, target.error(), rid);
   if (auto ok = d.store.deleteEventInvokeConfig(target->name, target->qualifier); !ok) {
@@ -185,8 +196,7 @@ Response remove(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
   return res;
 }
 
-Response list(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
-              const std::string& rid) {
+Response list(const Deps& d, Request& req, const RouteParams& p, const std::string& rid) {
   auto target = targetOf(d, p);
   if (!target) return gateway::errorResponse(req, target.error(), rid);
   auto configs = d.store.listEventInvokeConfigs(target->name);
@@ -198,8 +208,9 @@ Response list(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
 
 }  // namespace
 
-void addEventInvokeConfigRoutes(http::Router& router, FunctionsApiDeps deps) {
-  auto d = std::make_shared<FunctionsApiDeps>(deps);
+void addEventInvokeConfigRoutes(http::Router& router, FunctionsApiDeps deps,
+                                store::QueueStore& queues) {
+  auto d = std::make_shared<Deps>(Deps{deps, queues});
   auto route = [&](http::Verb verb, const char* path, auto fn) {
     router.add(verb, path,
                [d, fn](Request& req, const http::RequestInfo&, const RouteParams& p)

@@ -3,9 +3,12 @@
 #pragma once
 
 #include "control/functions_api.h"
+#include "store/queue_store.h"
 
 namespace nimbus::control {
 
-void addEventInvokeConfigRoutes(http::Router& router, FunctionsApiDeps deps);
+// `queues`: destinations that name a nimbus queue must name one that exists.
+void addEventInvokeConfigRoutes(http::Router& router, FunctionsApiDeps deps,
+                                store::QueueStore& queues);
 
 }  // namespace nimbus::control

@@ -204,7 +204,7 @@ int runServe(const ServeOptions& o) {
   control::FunctionsApiDeps api_deps{*store, code, pool, logs, arn};
   control::addFunctionRoutes(*router, api_deps);
   control::addConcurrencyRoutes(*router, api_deps);
-  control::addEventInvokeConfigRoutes(*router, api_deps);
+  control::addEventInvokeConfigRoutes(*router, api_deps, queues);
   control::addQueueRoutes(
       *router, control::QueuesApiDeps{*store, queues, replayer, store_worker, clock, arn});
   if (auto reserved = store->reservedConcurrencies(); reserved) {
