@@ -14,6 +14,7 @@ void addClientCommands(CLI::App& app) {
   addInvokeCommand(app);
   addFunctionCommands(app);
   addLogsCommand(app);
+  addSettingsCommand(app);
 }
 
 std::optional<int> runSelected(CLI::App& app) {
@@ -37,6 +38,10 @@ std::optional<int> runSelected(CLI::App& app) {
     if (const CLI::App* sub = selected("rm")) {
       return runRemove(readCommonOptions(*sub), optionValue(*sub, "name").value_or(""),
                        optionValue(*sub, "--qualifier"));
+    }
+    if (const CLI::App* sub = selected("settings")) {
+      return runSettings(readCommonOptions(*sub), optionValue(*sub, "name").value_or(""),
+                         readSettingsChange(*sub));
     }
     if (const CLI::App* sub = selected("logs")) {
       return runLogs(readCommonOptions(*sub), readLogsOptions(*sub));

@@ -21,6 +21,7 @@
 #include "control/event_invoke_config_api.h"
 #include "control/functions_api.h"
 #include "control/root_credentials.h"
+#include "control/settings_api.h"
 #include "gateway/error_mapping.h"
 #include "gateway/invoke_endpoint.h"
 #include "invoke/invoker.h"
@@ -187,6 +188,7 @@ int runServe(const ServeOptions& o) {
   control::addFunctionRoutes(*router, api_deps);
   control::addConcurrencyRoutes(*router, api_deps);
   control::addEventInvokeConfigRoutes(*router, api_deps);
+  control::addSettingsRoutes(*router, api_deps);
   if (auto reserved = store->reservedConcurrencies(); reserved) {
     for (const auto& [name, n] : *reserved) (void)pool.admission().setReservation(name, n);
   } else {
