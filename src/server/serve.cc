@@ -147,7 +147,7 @@ int runServe(const ServeOptions& o) {
 
   // Before the io_context: handlers still queued in it at the end own instances, whose
   // cgroups and /tmp volumes must go before the sandbox parts they came from.
-  auto launcher_setup = makeLauncher(o.sandbox, data);
+  auto launcher_setup = makeLauncher(o.sandbox, data, o.egress_subnet);
   if (!launcher_setup) return fail("cannot set up the sandbox", launcher_setup.error());
   auto& launcher = launcher_setup->launcher;
   asio::io_context ioc;
