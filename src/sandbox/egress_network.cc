@@ -65,9 +65,10 @@ Result<void> runNft(const std::string& nft, const std::vector<std::string>& args
   if (r < 0) return {};  // reaped elsewhere; the caller's next step will tell
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     while (!output.empty() && output.back() == '\n') output.pop_back();
-    return makeError(ErrorCode::kInternal, nft + " " + (args.empty() ? "" : args.back()) +
-                                               " failed (status " + std::to_string(status) +
-                                               "): " + output);
+    std::string command = nft;
+    for (const auto& arg : args) command += " " + arg;
+    return makeError(ErrorCode::kInternal,
+                     command + " failed (status " + std::to_string(status) + "): " + output);
   }
   return {};
 }
@@ -155,9 +156,9 @@ Result<std::shared_ptr<EgressNetwork>> EgressNetwork::start(EgressNetworkOptions
 
 EgressNetwork::~EgressNetwork() {
   removeLeftoverLinks();
-  Result<void> removed = writeFile(options_.rules_file, renderDeleteTable(options_.table));
-  if (removed) removed = runNft(nft_, {"-f", options_.rules_file});
-  if (!removed) {
+  // Straight from the command line: the data folder (and the rules file) may be gone.
+  Result<void> removed = runNft(nft_, {"delete", "table", "inet", options_.table});
+  if (!removed && removed.error().message.find("No such file or directory") == std::string::npos) {
     log::warn("sandbox", "could not remove the egress rules",
               {{"table", options_.table}, {"error", removed.error().message}});
   }

@@ -38,8 +38,4 @@ std::string renderEgressRuleset(const EgressRulesSpec& s) {
   return out;
 }
 
-std::string renderDeleteTable(const std::string& table) {
-  return "table inet " + table + "\ndelete table inet " + table + "\n";
-}
-
 }  // namespace nimbus::sandbox

@@ -25,7 +25,4 @@ struct EgressRulesSpec {
 // The table is created if missing, then deleted and made anew, in one transaction.
 std::string renderEgressRuleset(const EgressRulesSpec& spec);
 
-// Deletes the table (for `nft -f`), whether or not it exists.
-std::string renderDeleteTable(const std::string& table);
-
 }  // namespace nimbus::sandbox

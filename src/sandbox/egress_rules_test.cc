@@ -60,10 +60,5 @@ TEST(EgressRules, OutboundIsFilteredThenMasqueraded) {
   EXPECT_TRUE(has(r, "ip saddr 10.251.0.0/20 oifname != \"nxabc123-*\" masquerade"));
 }
 
-TEST(EgressRules, DeleteWorksWhetherOrNotTheTableExists) {
-  EXPECT_EQ(renderDeleteTable("nimbus_abc123"),
-            "table inet nimbus_abc123\ndelete table inet nimbus_abc123\n");
-}
-
 }  // namespace
 }  // namespace nimbus::sandbox
