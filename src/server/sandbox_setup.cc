@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 
 #include "base/encoding.h"
@@ -93,6 +94,10 @@ std::string setUpEgress(sandbox::SandboxLauncherConfig& config, SandboxParts& pa
   options.table = "nimbus_" + data_hash;
   options.interface_prefix = "nx" + data_hash.substr(0, 6) + "-";
   options.rules_file = (data_dir / "egress.nft").string();
+  // Where nft lives, when not in /usr/sbin, /sbin or /usr/bin.
+  if (const char* nft = std::getenv("NIMBUS_NFT"); nft != nullptr && *nft != '\0') {
+    options.nft = nft;
+  }
   auto egress = sandbox::EgressNetwork::start(options);
   if (!egress) {
     config.egress_unavailable = egress.error().message;

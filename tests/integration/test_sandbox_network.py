@@ -283,7 +283,7 @@ def test_server_exit_removes_table_and_links(custom_server, tmp_path):
         "the egress table outlived its server"
 
 
-def _serve(data_dir, log_path, secret):
+def _serve(data_dir, log_path, secret, env=None):
     """Starts nimbus on data_dir (which may hold a killed server's state); waits for it."""
     from conftest import ACCESS_KEY, _free_port, _server_env, nimbus_bin
     port = _free_port()
@@ -291,7 +291,8 @@ def _serve(data_dir, log_path, secret):
         proc = subprocess.Popen([str(nimbus_bin()), "serve", "--listen", f"127.0.0.1:{port}",
                                  "--data", str(data_dir), "--egress-subnet", "10.254.8.0/24"],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                                env=_server_env(secret), start_new_session=True)
+                                env={**_server_env(secret), **(env or {})},
+                                start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {ACCESS_KEY}:{secret}"
@@ -347,6 +348,35 @@ def test_restart_after_kill_replaces_the_table(tmp_path, probe_zip, world):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_host_without_egress_says_so_and_refuses_egress_functions(tmp_path, probe_zip):
+    """nft that fails (here /bin/false) stands in for a host that cannot do egress."""
+    data, log = tmp_path / "data", tmp_path / "server.log"
+    secret = "nimbus-" + os.urandom(8).hex()
+    proc, url, api = _serve(data, log, secret, env={"NIMBUS_NFT": "/bin/false"})
+    try:
+        text = open(log).read()
+        assert "egress network mode unavailable" in text, text[-3000:]
+        assert "network: isolated only" in text, text[-3000:]
+        for name, mode in (("still-isolated", "isolated"), ("wants-egress", "egress")):
+            r = api.post(url + "/2015-03-31/functions", json={
+                "FunctionName": name, "Runtime": PY, "Handler": "app.main", "Role": h.ROLE,
+                "Code": {"ZipFile": base64.b64encode(probe_zip).decode()}})
+            assert r.status_code == 201, r.text
+            assert api.patch(url + f"/v1/functions/{name}/settings",
+                             json={"NetworkMode": mode}).status_code == 200
+        event = {"action": "address", "towards": "198.18.0.1"}
+        r = api.post(url + "/2015-03-31/functions/wants-egress/invocations", json=event)
+        assert r.status_code == 503, r.text
+        assert r.headers["x-amzn-ErrorType"].startswith("ServiceException")
+        message = r.json().get("Message") or r.json().get("message")
+        assert "egress" in message and "cannot provide" in message, message
+        r = api.post(url + "/2015-03-31/functions/still-isolated/invocations", json=event)
+        assert r.status_code == 200 and r.json()["address"] == "ENETUNREACH", r.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
 
 
 def test_bad_egress_subnet_refuses_to_start(tmp_path):
