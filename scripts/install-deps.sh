@@ -8,7 +8,8 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake pkg-config clang-format \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
-  libssl-dev libsqlite3-dev libzip-dev libcli11-dev libgtest-dev libseccomp-dev \
+  libssl-dev libsqlite3-dev libzip-dev libcli11-dev libgtest-dev libseccomp-dev libmnl-dev \
+  nftables iproute2 \
   python3 python3-pytest python3-boto3 python3-requests awscli \
   curl zip unzip ca-certificates >/dev/null
 # The nodejs20.x runtime runs on the host's node; Debian's package is the fallback.

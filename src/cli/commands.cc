@@ -18,6 +18,7 @@ void addClientCommands(CLI::App& app) {
   addQueueCommands(app);
   addDlqCommands(app);
   addAsyncCommand(app);
+  addSettingsCommand(app);
 }
 
 std::optional<int> runSelected(CLI::App& app) {
@@ -41,6 +42,10 @@ std::optional<int> runSelected(CLI::App& app) {
     if (const CLI::App* sub = selected("rm")) {
       return runRemove(readCommonOptions(*sub), optionValue(*sub, "name").value_or(""),
                        optionValue(*sub, "--qualifier"));
+    }
+    if (const CLI::App* sub = selected("settings")) {
+      return runSettings(readCommonOptions(*sub), optionValue(*sub, "name").value_or(""),
+                         readSettingsChange(*sub));
     }
     if (const CLI::App* sub = selected("logs")) {
       return runLogs(readCommonOptions(*sub), readLogsOptions(*sub));

@@ -66,6 +66,26 @@ TEST_F(CommandsTest, DeployRequiresNameAndRejectsNonNumbers) {
   EXPECT_THROW(parse({"deploy", "./fn", "--name", "f", "--memory", "lots"}), CLI::ParseError);
 }
 
+TEST_F(CommandsTest, DeployTakesNetworkAndKeepAlive) {
+  parse({"deploy", "./fn", "--name", "f", "--network", "egress", "--keep-alive", "60"});
+  DeployOptions options = readDeployOptions(*app_.get_subcommand("deploy"));
+  EXPECT_EQ(options.settings.network, "egress");
+  EXPECT_EQ(options.settings.keep_alive_s, 60);
+  EXPECT_FALSE(options.settings.empty());
+}
+
+TEST_F(CommandsTest, SettingsOptionsAndTheirChecks) {
+  parse({"settings", "f"});
+  EXPECT_TRUE(readSettingsChange(*app_.get_subcommand("settings")).empty());
+  parse({"settings", "f", "--keep-alive", "0"});
+  SettingsChange change = readSettingsChange(*app_.get_subcommand("settings"));
+  EXPECT_EQ(change.keep_alive_s, 0);
+  EXPECT_FALSE(change.network);
+  EXPECT_THROW(parse({"settings", "f", "--network", "open"}), CLI::ParseError);
+  EXPECT_THROW(parse({"settings", "f", "--keep-alive", "-1"}), CLI::ParseError);
+  EXPECT_THROW(parse({"settings", "f", "--keep-alive", "86401"}), CLI::ParseError);
+}
+
 TEST_F(CommandsTest, InvokeDataIsThePayloadAndDataDirTheFolder) {
   parse({"invoke", "f", "--data", "{\"k\":1}", "--data-dir", "/d", "--async", "--log", "-q", "live",
          "--access-key", "AK", "--secret-key", "SK"});

@@ -57,6 +57,15 @@ int summarize(const ApiResponse& response, bool created) {
   return kExitOk;
 }
 
+// --network / --keep-alive go through nimbus's settings API once the function exists.
+int applySettings(ApiClient& client, const DeployOptions& options) {
+  if (options.settings.empty()) return kExitOk;
+  auto response = patchSettings(client, options.name, options.settings);
+  if (!response.ok()) return reportError(response.error());
+  if (!response->ok()) return reportApiError(*response);
+  return kExitOk;
+}
+
 int update(ApiClient& client, const DeployOptions& options, const json::object& config,
            const std::string& zip) {
   const std::string path = functionPath(options.name);
@@ -69,6 +78,7 @@ int update(ApiClient& client, const DeployOptions& options, const json::object& 
     if (!response.ok()) return reportError(response.error());
     if (!response->ok()) return reportApiError(*response);
   }
+  if (int rc = applySettings(client, options); rc != kExitOk) return rc;
   return summarize(*response, false);
 }
 
@@ -89,6 +99,7 @@ void addDeployCommand(CLI::App& app) {
       ->type_name("NAME=VALUE")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   sub->add_option("--description", "free text");
+  addSettingsOptions(*sub);
   addCommonOptions(*sub, true);
 }
 
@@ -104,6 +115,7 @@ DeployOptions readDeployOptions(const CLI::App& sub) {
   if (flagGiven(sub, "--env")) {
     options.env = sub.get_option("--env")->as<std::vector<std::string>>();
   }
+  options.settings = readSettingsChange(sub);
   return options;
 }
 
@@ -135,6 +147,7 @@ int runDeploy(const CommonOptions& common, const DeployOptions& options) {
   // Someone else created it between our GET and POST: deploying means updating now.
   if (created->status == 409) return update(*client, options, config, *zip);
   if (!created->ok()) return reportApiError(*created);
+  if (int rc = applySettings(*client, options); rc != kExitOk) return rc;
   return summarize(*created, true);
 }
 

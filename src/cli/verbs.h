@@ -51,6 +51,20 @@ std::string functionPath(const std::string& name);
 int reportError(const Error& error);
 int reportApiError(const ApiResponse& response);
 
+// nimbus's own settings (GET/PATCH /v1/functions/{name}/settings); unset: unchanged.
+struct SettingsChange {
+  std::optional<std::string> network;  // "isolated" | "egress"
+  std::optional<int> keep_alive_s;     // 0: the host default
+  bool empty() const { return !network && !keep_alive_s; }
+};
+std::string settingsPath(const std::string& name);
+Result<ApiResponse> patchSettings(ApiClient& client, const std::string& name,
+                                  const SettingsChange& change);
+void addSettingsOptions(CLI::App& sub);  // --network, --keep-alive
+SettingsChange readSettingsChange(const CLI::App& sub);
+void addSettingsCommand(CLI::App& app);
+int runSettings(const CommonOptions& common, const std::string& name, const SettingsChange& change);
+
 struct DeployOptions {
   std::string path;
   std::string name;
@@ -60,6 +74,7 @@ struct DeployOptions {
   std::optional<int> memory_mb;
   std::optional<int> timeout_s;
   std::vector<std::string> env;  // NAME=VALUE items as typed
+  SettingsChange settings;       // --network, --keep-alive: applied after the deploy
 };
 void addDeployCommand(CLI::App& app);
 DeployOptions readDeployOptions(const CLI::App& sub);

@@ -25,6 +25,12 @@ const char* networkModeName(NetworkMode mode) {
   return mode == NetworkMode::kEgress ? "egress" : "isolated";
 }
 
+std::optional<NetworkMode> parseNetworkMode(std::string_view name) {
+  if (name == "isolated") return NetworkMode::kIsolated;
+  if (name == "egress") return NetworkMode::kEgress;
+  return std::nullopt;
+}
+
 bool isValidFunctionName(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
@@ -60,6 +66,10 @@ Result<void> validate(const FunctionConfig& c) {
   }
   if (c.ephemeral_storage_mb < 512 || c.ephemeral_storage_mb > 10240) {
     return bad("'EphemeralStorage.Size' must be between 512 and 10240");
+  }
+  if (c.keep_alive_s < 0 || c.keep_alive_s > kMaxKeepAliveS) {
+    return bad("'KeepAliveSeconds' must be 0 (the host default) or between 1 and " +
+               std::to_string(kMaxKeepAliveS));
   }
   if (c.description.size() > 256) return bad("Description must be at most 256 characters");
   if (!c.role.empty()) {

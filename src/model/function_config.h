@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/error.h"
@@ -20,10 +22,12 @@ inline constexpr int kMaxTimeoutS = 900;
 inline constexpr int kDefaultTimeoutS = 3;
 inline constexpr size_t kMaxEnvironmentBytes = 4096;
 inline constexpr int kDefaultEphemeralMb = 512;
+inline constexpr int kMaxKeepAliveS = 86400;  // a day; 0 means the host-wide default
 
 // nimbus's own per-function settings (not in Lambda's API; set through /v1).
 enum class NetworkMode { kIsolated, kEgress };
 const char* networkModeName(NetworkMode mode);  // "isolated" | "egress"
+std::optional<NetworkMode> parseNetworkMode(std::string_view name);
 
 struct FunctionConfig {
   std::string name;

@@ -162,5 +162,25 @@ TEST(Validate, EnvironmentSizeLimitIs4KB) {
   expectInvalid(c, "4KB");
 }
 
+TEST(Validate, KeepAliveIsZeroOrUpToADay) {
+  auto c = validConfig();
+  for (int ok : {0, 1, 60, 86400}) {
+    c.keep_alive_s = ok;
+    EXPECT_TRUE(validate(c).ok()) << ok;
+  }
+  for (int bad : {-1, 86401}) {
+    c.keep_alive_s = bad;
+    expectInvalid(c, "KeepAliveSeconds");
+  }
+}
+
+TEST(NetworkMode, NamesRoundTrip) {
+  for (NetworkMode m : {NetworkMode::kIsolated, NetworkMode::kEgress}) {
+    EXPECT_EQ(parseNetworkMode(networkModeName(m)), m);
+  }
+  EXPECT_FALSE(parseNetworkMode("Egress").has_value());
+  EXPECT_FALSE(parseNetworkMode("").has_value());
+}
+
 }  // namespace
 }  // namespace nimbus::model

@@ -118,6 +118,9 @@ Result<std::shared_ptr<Instance>> Instance::start(
     spec.sandbox.runtime_dir = provided ? std::string() : host_runtime_dir.string();
     spec.sandbox.memory_mb = config.memory_mb;
     spec.sandbox.ephemeral_storage_mb = config.ephemeral_storage_mb;
+    spec.sandbox.network = config.network_mode == model::NetworkMode::kEgress
+                               ? sandbox::NetworkMode::kEgress
+                               : sandbox::NetworkMode::kIsolated;
     runtime_api =
         spec.sandbox.runtime_api_host + ":" + std::to_string(spec.sandbox.runtime_api_port);
   } else {

@@ -68,7 +68,8 @@ Result<void> bringLoopbackUp() {
   return {};
 }
 
-Result<UniqueFd> openListenerInNetns(int netns_fd, const std::string& host, int port) {
+Result<UniqueFd> openListenerInNetns(int netns_fd, const std::string& host, int port,
+                                     const std::function<Result<void>()>& in_netns) {
   if (port < 0 || port > 65535) {
     return makeError(ErrorCode::kInvalidParameter, "bad port " + std::to_string(port));
   }
@@ -84,6 +85,12 @@ Result<UniqueFd> openListenerInNetns(int netns_fd, const std::string& host, int 
     if (Result<void> up = bringLoopbackUp(); !up) {
       result = up.error();
       return;
+    }
+    if (in_netns) {
+      if (Result<void> r = in_netns(); !r) {
+        result = r.error();
+        return;
+      }
     }
     result = listenHere(host, port);
   });

@@ -3,6 +3,7 @@
 // reaches 127.0.0.1:9001 while the server accepts on an ordinary fd in its own threads.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "base/error.h"
@@ -16,7 +17,10 @@ namespace nimbus::sandbox {
 // blocking; it keeps the namespace alive while open. The calling thread never leaves its
 // own namespace. Errors: kInvalidParameter for a host that is not an address literal;
 // kInternal with errno naming the step (setns, SIOCSIFFLAGS lo, bind 127.0.0.1:9001...).
-Result<UniqueFd> openListenerInNetns(int netns_fd, const std::string& host, int port);
+// in_netns, when given, runs on the helper thread inside the namespace after lo is up
+// (egress: the instance's eth0 and route); its error aborts.
+Result<UniqueFd> openListenerInNetns(int netns_fd, const std::string& host, int port,
+                                     const std::function<Result<void>()>& in_netns = nullptr);
 
 // Brings the loopback interface of the calling thread's network namespace up (a new
 // namespace starts with lo down). Errors: kInternal with errno.

@@ -304,23 +304,25 @@ class SandboxProcess final : public Process {
  public:
   SandboxProcess(pid_t pid, UniqueFd pidfd, UniqueFd output, UniqueFd listener,
                  std::unique_ptr<InstanceHooks> hooks, HostIdSlots::Lease lease,
-                 std::string proc_root)
+                 std::unique_ptr<EgressLease> egress, std::string proc_root)
       : pid_(pid),
         pidfd_(std::move(pidfd)),
         output_(std::move(output)),
         listener_(std::move(listener)),
         hooks_(std::move(hooks)),
         lease_(std::move(lease)),
+        egress_(std::move(egress)),
         proc_root_(std::move(proc_root)) {}
 
-  // Kills and reaps the instance, then lets the hooks clean up (cgroups, scratch) and
-  // frees the host uid: nothing of the instance runs any more by then.
+  // Kills and reaps the instance, then lets the hooks clean up (cgroups, scratch),
+  // removes its veth pair and frees the host uid: nothing of the instance runs by then.
   ~SandboxProcess() override {
     if (!reaped_) {
       kill();
       reap(0);
     }
     hooks_.reset();
+    egress_.reset();
   }
 
   SandboxProcess(const SandboxProcess&) = delete;
@@ -382,7 +384,8 @@ class SandboxProcess final : public Process {
   UniqueFd output_;
   UniqueFd listener_;
   std::unique_ptr<InstanceHooks> hooks_;
-  HostIdSlots::Lease lease_;  // released after hooks_ (see the destructor)
+  HostIdSlots::Lease lease_;             // released after hooks_ (see the destructor)
+  std::unique_ptr<EgressLease> egress_;  // null in isolated mode
   const std::string proc_root_;
   bool reaped_ = false;
   int status_ = 0;
@@ -473,7 +476,8 @@ class SandboxLauncher final : public ProcessLauncher {
   ChildArgs childArgs(const ProcessSpec& spec, MountPlan& plan, const LaunchFds& fds,
                       const std::vector<char*>& argv, const std::vector<char*>& envp) const;
   Result<UniqueFd> parentPrepareChild(pid_t pid, uint32_t host_id, InstanceHooks* hooks,
-                                      const ProcessSpec& spec) const;
+                                      const ProcessSpec& spec,
+                                      std::unique_ptr<EgressLease>* egress) const;
 
   const SandboxLauncherConfig config_;
   const RootTemplate root_;
@@ -482,8 +486,10 @@ class SandboxLauncher final : public ProcessLauncher {
 };
 
 Result<std::unique_ptr<Process>> SandboxLauncher::launch(const ProcessSpec& spec) {
-  if (spec.sandbox.network == NetworkMode::kEgress) {
-    return makeError(ErrorCode::kInvalidParameter, "egress network mode not supported yet");
+  if (spec.sandbox.network == NetworkMode::kEgress && !config_.egress) {
+    return makeError(ErrorCode::kUnavailable,
+                     "the function's network mode is egress, which this host cannot provide (" +
+                         config_.egress_unavailable + ")");
   }
   if (spec.executable.empty() || spec.executable.front() != '/') {
     return makeError(ErrorCode::kInvalidParameter,
@@ -538,10 +544,11 @@ ChildArgs SandboxLauncher::childArgs(const ProcessSpec& spec, MountPlan& plan, c
 }
 
 // Between clone and "go", while the child builds its root: the id maps (before the child
-// switches uid), cgroups (before it execs), and the Runtime API listener in its network.
+// switches uid), cgroups (before it execs), the egress link if any, and the Runtime API
+// listener in its network.
 Result<UniqueFd> SandboxLauncher::parentPrepareChild(pid_t pid, uint32_t host_id,
-                                                     InstanceHooks* hooks,
-                                                     const ProcessSpec& spec) const {
+                                                     InstanceHooks* hooks, const ProcessSpec& spec,
+                                                     std::unique_ptr<EgressLease>* egress) const {
   if (Result<void> r = writeIdMaps(config_.proc_root, pid, {config_.sandbox_uid, host_id},
                                    {config_.sandbox_gid, host_id});
       !r) {
@@ -555,8 +562,15 @@ Result<UniqueFd> SandboxLauncher::parentPrepareChild(pid_t pid, uint32_t host_id
   std::string ns_path = config_.proc_root + "/" + std::to_string(pid) + "/ns/net";
   UniqueFd netns(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!netns.valid()) return sysError("sandbox: open " + ns_path, errno);
+  std::function<Result<void>()> inside;
+  if (spec.sandbox.network == NetworkMode::kEgress) {
+    Result<std::unique_ptr<EgressLease>> lease = config_.egress->attach(netns.get());
+    if (!lease) return lease.error().withContext("sandbox");
+    *egress = std::move(*lease);
+    inside = [lease = egress->get()] { return lease->configureInside(); };
+  }
   Result<UniqueFd> listener = openListenerInNetns(netns.get(), spec.sandbox.runtime_api_host,
-                                                  spec.sandbox.runtime_api_port);
+                                                  spec.sandbox.runtime_api_port, inside);
   if (!listener) return listener.error().withContext("sandbox: runtime API listener");
   return listener;
 }
@@ -626,7 +640,8 @@ Result<std::unique_ptr<Process>> SandboxLauncher::launchInSlot(const ProcessSpec
     return error;
   };
 
-  Result<UniqueFd> listener = parentPrepareChild(pid, host_id, hooks.get(), spec);
+  std::unique_ptr<EgressLease> egress;
+  Result<UniqueFd> listener = parentPrepareChild(pid, host_id, hooks.get(), spec, &egress);
   if (!listener) return abortChild(listener.error());
   // EPIPE: the child failed before waiting for us; its report is in the error pipe.
   if (::send(fds.sync_write.get(), "g", 1, MSG_NOSIGNAL) != 1 && errno != EPIPE &&
@@ -646,7 +661,7 @@ Result<std::unique_ptr<Process>> SandboxLauncher::launchInSlot(const ProcessSpec
   }
   return std::unique_ptr<Process>(std::make_unique<SandboxProcess>(
       pid, std::move(pidfd), std::move(fds.output_read), std::move(*listener), std::move(hooks),
-      std::move(lease), config_.proc_root));
+      std::move(lease), std::move(egress), config_.proc_root));
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "sandbox/egress_network.h"
 #include "sandbox/process.h"
 
 namespace nimbus::sandbox {
@@ -72,6 +73,10 @@ struct SandboxLauncherConfig {
   // From clone to exec; a child stuck longer (e.g. on a hung mount source) is killed.
   std::chrono::milliseconds setup_timeout{10'000};
   InstanceHooksFactory hooks;  // may be empty: no cgroups, /tmp as in InstanceHooks
+  // NetworkMode::kEgress instances get a veth pair from here; when null, their launch
+  // fails (kUnavailable) with egress_unavailable as the reason: never silently isolated.
+  std::shared_ptr<EgressNetwork> egress;
+  std::string egress_unavailable = "egress networking was not set up";
 };
 
 // Prepares the root skeleton and returns the launcher. Errors: kInvalidParameter for a
@@ -79,8 +84,9 @@ struct SandboxLauncherConfig {
 //
 // launch() inside the sandbox: spec.executable, spec.cwd and spec.env are as seen inside
 // (/var/task, /var/runtime/bootstrap); the env is exactly spec.env (build HOME=/tmp, PATH,
-// LANG, TZ yourself). Errors: kInvalidParameter for NetworkMode::kEgress (not supported
-// yet) or an unusable spec; kUnavailable when max_instances are live; kInternal with errno
+// LANG, TZ yourself). Errors: kInvalidParameter for an unusable spec; kUnavailable when
+// max_instances are live, or for NetworkMode::kEgress without config.egress (saying
+// why) or with its subnet exhausted; kInternal with errno
 // and the failed step (e.g. "exec /var/task/x: No such file or directory", ENOENT).
 // The launched program is pid 1 of its namespace, with no init of ours in between: it
 // adopts orphans, and zombies of double-forked grandchildren stay until it reaps them or

@@ -358,12 +358,17 @@ TEST_F(SandboxLauncherTest, SetupFailuresNameTheStep) {
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error().code, ErrorCode::kInvalidParameter);
 
+  // This launcher has no egress network: an egress instance is refused, never isolated.
   s = payload({"exit", "0"});
   s.sandbox.network = NetworkMode::kEgress;
   p = launcher_->launch(s);
   ASSERT_FALSE(p.ok());
-  EXPECT_EQ(p.error().code, ErrorCode::kInvalidParameter);
-  EXPECT_EQ(p.error().message, "egress network mode not supported yet");
+  EXPECT_EQ(p.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(p.error().message.find("network mode is egress, which this host cannot provide"),
+            std::string::npos)
+      << p.error().message;
+  EXPECT_NE(p.error().message.find("egress networking was not set up"), std::string::npos)
+      << p.error().message;
 }
 
 TEST_F(SandboxLauncherTest, ExitCodeAndOutputArePassedThrough) {

@@ -4,11 +4,13 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 
 #include "base/encoding.h"
 #include "base/log.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/egress_network.h"
 #include "sandbox/sandbox_launcher.h"
 #include "sandbox/scratch_storage.h"
 
@@ -19,6 +21,7 @@ namespace {
 struct SandboxParts {
   std::unique_ptr<sandbox::CgroupManager> cgroups;
   std::unique_ptr<sandbox::ScratchStorage> scratch;
+  std::shared_ptr<sandbox::EgressNetwork> egress;  // null when the host cannot do egress
 
   // Runs after the pool has ended every instance: our (now empty) parent groups go too,
   // so that data folders that come and go leave nothing in the cgroup tree.
@@ -76,7 +79,39 @@ Result<std::string> findInit() {
                    "nimbus-init not found beside " + exe.string() + " (build target nimbus-init)");
 }
 
-Result<LauncherSetup> makeSandbox(const std::filesystem::path& data_dir) {
+Result<sandbox::Ipv4Subnet> egressSubnetFor(const std::string& text, const std::string& data_hash) {
+  if (text == "auto") return autoEgressSubnet(data_hash);
+  return sandbox::parseIpv4Subnet(text);
+}
+
+// Egress is optional: without it the sandbox still runs isolated functions, and the
+// launcher refuses egress ones, quoting the reason logged here.
+std::string setUpEgress(sandbox::SandboxLauncherConfig& config, SandboxParts& parts,
+                        const std::filesystem::path& data_dir, const std::string& data_hash,
+                        const sandbox::Ipv4Subnet& subnet) {
+  sandbox::EgressNetworkOptions options;
+  options.subnet = subnet;
+  options.table = "nimbus_" + data_hash;
+  options.interface_prefix = "nx" + data_hash.substr(0, 6) + "-";
+  options.rules_file = (data_dir / "egress.nft").string();
+  // Where nft lives, when not in /usr/sbin, /sbin or /usr/bin.
+  if (const char* nft = std::getenv("NIMBUS_NFT"); nft != nullptr && *nft != '\0') {
+    options.nft = nft;
+  }
+  auto egress = sandbox::EgressNetwork::start(options);
+  if (!egress) {
+    config.egress_unavailable = egress.error().message;
+    log::warn("server", "egress network mode unavailable: functions set to egress will fail",
+              {{"reason", egress.error().message}});
+    return "network: isolated only (" + egress.error().message + ")";
+  }
+  parts.egress = *egress;
+  config.egress = *egress;
+  return "network: isolated, or " + (*egress)->describe();
+}
+
+Result<LauncherSetup> makeSandbox(const std::filesystem::path& data_dir,
+                                  const std::string& egress_subnet) {
   auto init = findInit();
   if (!init) return init.error();
   auto parts = std::make_shared<SandboxParts>();
@@ -86,6 +121,8 @@ Result<LauncherSetup> makeSandbox(const std::filesystem::path& data_dir) {
   const std::string data_hash =
       sha256Hex(std::filesystem::weakly_canonical(data_dir).string()).substr(0, 12);
   cgroup_options.parent_name = "nimbus-" + data_hash;
+  auto subnet = egressSubnetFor(egress_subnet, data_hash);
+  if (!subnet) return subnet.error().withContext("--egress-subnet");
   auto cgroups = sandbox::makeCgroupManager(cgroup_options);
   if (!cgroups) return cgroups.error().withContext("cgroups");
   parts->cgroups = std::move(*cgroups);
@@ -121,6 +158,7 @@ Result<LauncherSetup> makeSandbox(const std::filesystem::path& data_dir) {
     return std::unique_ptr<sandbox::InstanceHooks>(
         std::make_unique<Hooks>(std::move(*cgroup), std::move(*volume)));
   };
+  const std::string network = setUpEgress(config, *parts, data_dir, data_hash, *subnet);
   const std::filesystem::path skeleton = config.root_dir;
   auto launcher = sandbox::makeSandboxLauncher(std::move(config));
   if (!launcher) return launcher.error().withContext("sandbox launcher");
@@ -142,7 +180,8 @@ Result<LauncherSetup> makeSandbox(const std::filesystem::path& data_dir) {
   setup.launcher = std::move(*launcher);
   setup.sandboxed = true;
   setup.description = "namespaces (user, pid, mount, net, ipc, uts), seccomp, " +
-                      parts->cgroups->describe() + "; /tmp: " + parts->scratch->describe();
+                      parts->cgroups->describe() + "; /tmp: " + parts->scratch->describe() + "; " +
+                      network;
   setup.keep_alive = parts;
   setup.init_path = "/nimbus-init";
   return setup;
@@ -157,7 +196,20 @@ LauncherSetup plainSetup(std::string description) {
 
 }  // namespace
 
-Result<LauncherSetup> makeLauncher(const std::string& mode, const std::filesystem::path& data_dir) {
+sandbox::Ipv4Subnet autoEgressSubnet(const std::string& data_hash_hex) {
+  const uint32_t index =
+      static_cast<uint32_t>(std::stoul(data_hash_hex.substr(4, 4), nullptr, 16)) % 1024;
+  constexpr uint32_t kCgnatBase = (100u << 24) | (64u << 16);  // 100.64.0.0/10
+  return sandbox::Ipv4Subnet{kCgnatBase + index * 4096u, 20};
+}
+
+Result<LauncherSetup> makeLauncher(const std::string& mode, const std::filesystem::path& data_dir,
+                                   const std::string& egress_subnet) {
+  if (egress_subnet != "auto") {
+    if (auto subnet = sandbox::parseIpv4Subnet(egress_subnet); !subnet) {
+      return subnet.error().withContext("--egress-subnet");
+    }
+  }
   if (mode == "off") {
     return plainSetup(
         "none: plain processes (--sandbox off); function code runs as nimbus's own user and "
@@ -169,7 +221,7 @@ Result<LauncherSetup> makeLauncher(const std::string& mode, const std::filesyste
     return LauncherSetup{sandbox::makePlainLauncher(), false, "none: plain processes (not root)",
                          nullptr};
   }
-  auto sandbox = makeSandbox(data_dir);
+  auto sandbox = makeSandbox(data_dir, egress_subnet);
   if (!sandbox && mode == "auto") {
     log::warn("server", "sandbox unavailable: instances run as plain processes",
               {{"error", sandbox.error().message}});

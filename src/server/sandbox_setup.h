@@ -8,6 +8,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "sandbox/egress_addresses.h"
 #include "sandbox/process.h"
 
 namespace nimbus::server {
@@ -22,7 +23,13 @@ struct LauncherSetup {
 };
 
 // mode: "auto" (sandbox if root, else plain with a warning), "on" (sandbox or fail),
-// "off" (plain processes).
-Result<LauncherSetup> makeLauncher(const std::string& mode, const std::filesystem::path& data_dir);
+// "off" (plain processes). egress_subnet: "auto" or a.b.c.d/n (--egress-subnet); a bad one
+// is an error. A sandbox that cannot do egress still starts, says so, and refuses egress
+// functions' instances with a clear error. Plain processes share the host's network.
+Result<LauncherSetup> makeLauncher(const std::string& mode, const std::filesystem::path& data_dir,
+                                   const std::string& egress_subnet = "auto");
+
+// The subnet "auto" means for a data folder's hash (hex): a /20 of 100.64.0.0/10.
+sandbox::Ipv4Subnet autoEgressSubnet(const std::string& data_hash_hex);
 
 }  // namespace nimbus::server

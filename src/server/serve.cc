@@ -23,6 +23,7 @@
 #include "control/functions_api.h"
 #include "control/queues_api.h"
 #include "control/root_credentials.h"
+#include "control/settings_api.h"
 #include "gateway/error_mapping.h"
 #include "gateway/invoke_endpoint.h"
 #include "invoke/invoker.h"
@@ -153,7 +154,7 @@ int runServe(const ServeOptions& o) {
 
   // Before the io_context: handlers still queued in it at the end own instances, whose
   // cgroups and /tmp volumes must go before the sandbox parts they came from.
-  auto launcher_setup = makeLauncher(o.sandbox, data);
+  auto launcher_setup = makeLauncher(o.sandbox, data, o.egress_subnet);
   if (!launcher_setup) return fail("cannot set up the sandbox", launcher_setup.error());
   auto& launcher = launcher_setup->launcher;
   asio::io_context ioc;
@@ -207,6 +208,7 @@ int runServe(const ServeOptions& o) {
   control::addEventInvokeConfigRoutes(*router, api_deps, queues);
   control::addQueueRoutes(
       *router, control::QueuesApiDeps{*store, queues, replayer, store_worker, clock, arn});
+  control::addSettingsRoutes(*router, api_deps);
   if (auto reserved = store->reservedConcurrencies(); reserved) {
     for (const auto& [name, n] : *reserved) (void)pool.admission().setReservation(name, n);
   } else {

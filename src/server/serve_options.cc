@@ -55,6 +55,12 @@ CLI::App* addServeCommand(CLI::App& app, ServeOptions& o) {
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
   serve
+      ->add_option("--egress-subnet", o.egress_subnet,
+                   "IPv4 subnet for egress instances, a /30 each (auto: a /20 of 100.64.0.0/10 "
+                   "chosen by the data folder)")
+      ->envname("NIMBUS_EGRESS_SUBNET")
+      ->capture_default_str();
+  serve
       ->add_option("--async-retry-base-ms", o.async_retry_base_ms,
                    "Async retries: first backoff ceiling (doubles per failure, full jitter)")
       ->check(CLI::Range(int64_t{0}, int64_t{86400000}))

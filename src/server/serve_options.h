@@ -24,6 +24,9 @@ struct ServeOptions {
   size_t max_body_bytes = 70 * 1024 * 1024;  // 50 MB zip as base64, plus JSON
   std::string log_level = "info";
   std::string sandbox = "auto";  // auto | on | off
+  // Addresses of egress instances (a /30 each): "auto" picks a /20 inside 100.64.0.0/10
+  // from the data folder, so that two servers on one host do not overlap.
+  std::string egress_subnet = "auto";
   // Async invocations (README "Async invocations"): retry backoff, as Lambda's ~1 min
   // then ~2 min, and how long a throttled event waits before trying again.
   int64_t async_retry_base_ms = 60000;

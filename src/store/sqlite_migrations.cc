@@ -123,11 +123,20 @@ ALTER TABLE async_events ADD COLUMN finished_ms INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX async_events_by_function ON async_events(function_name, status);
 )sql";
 
+// nimbus's own per-function settings (issue 3): the network mode ('isolated' or
+// 'egress') and the idle keep-alive in seconds (0: the host-wide default).
+constexpr std::string_view kFunctionSettingsV4 = R"sql(
+ALTER TABLE function_versions ADD COLUMN network_mode TEXT NOT NULL DEFAULT 'isolated'
+  CHECK (network_mode IN ('isolated', 'egress'));
+ALTER TABLE function_versions ADD COLUMN keep_alive_s INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "create functions and function_versions", kFunctionsV1},
     Migration{2, "reserved concurrency per function", kReservedConcurrencyV2},
     Migration{3, "async event queue and event invoke configs", kAsyncQueueV3},
     Migration{4, "named queues, idempotency keys, event replay and retention", kQueuesV4},
+    Migration{5, "network mode and keep-alive per function version", kFunctionSettingsV4},
 };
 
 constexpr std::string_view kCreateMigrationsTable = R"sql(

@@ -24,30 +24,31 @@ constexpr int kBusyTimeoutMs = 5000;
 constexpr int kMaxListItems = 10000;
 
 // Every statement below names the function_versions columns in one order, the order
-// readConfig() reads and bindConfig() binds (?1..?15).
+// readConfig() reads and bindConfig() binds (?1..?17).
 constexpr std::string_view kSelectVersion =
     "SELECT function_name, version, runtime, handler, role, description, memory_mb, timeout_s,"
     " ephemeral_storage_mb, environment_json, code_sha256_b64, code_digest_hex, code_size,"
-    " last_modified_ms, revision_id"
+    " last_modified_ms, revision_id, network_mode, keep_alive_s"
     " FROM function_versions WHERE function_name = ?1 AND version = ?2";
 // functions is the authority on which names exist; their $LATEST rows give the config.
 constexpr std::string_view kSelectPage =
     "SELECT function_name, version, runtime, handler, role, description, memory_mb, timeout_s,"
     " ephemeral_storage_mb, environment_json, code_sha256_b64, code_digest_hex, code_size,"
-    " last_modified_ms, revision_id"
+    " last_modified_ms, revision_id, network_mode, keep_alive_s"
     " FROM functions JOIN function_versions"
     " ON function_versions.function_name = functions.name AND function_versions.version = ?2"
     " WHERE functions.name > ?1 ORDER BY functions.name LIMIT ?3";
 constexpr std::string_view kInsertVersion =
     "INSERT INTO function_versions (function_name, version, runtime, handler, role, description,"
     " memory_mb, timeout_s, ephemeral_storage_mb, environment_json, code_sha256_b64,"
-    " code_digest_hex, code_size, last_modified_ms, revision_id)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+    " code_digest_hex, code_size, last_modified_ms, revision_id, network_mode, keep_alive_s)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
 constexpr std::string_view kUpdateVersion =
     "UPDATE function_versions SET runtime = ?3, handler = ?4, role = ?5, description = ?6,"
     " memory_mb = ?7, timeout_s = ?8, ephemeral_storage_mb = ?9, environment_json = ?10,"
     " code_sha256_b64 = ?11, code_digest_hex = ?12, code_size = ?13, last_modified_ms = ?14,"
-    " revision_id = ?15 WHERE function_name = ?1 AND version = ?2";
+    " revision_id = ?15, network_mode = ?16, keep_alive_s = ?17 WHERE function_name = ?1 AND "
+    "version = ?2";
 
 Error functionNotFound(const std::string& name) {
   return makeError(ErrorCode::kNotFound, "Function not found: " + name);
@@ -100,7 +101,9 @@ void bindConfig(Statement& stmt, const model::FunctionConfig& c, const std::stri
       .bind(12, c.code_digest_hex)
       .bind(13, c.code_size)
       .bind(14, c.last_modified_ms)
-      .bind(15, c.revision_id);
+      .bind(15, c.revision_id)
+      .bind(16, std::string(model::networkModeName(c.network_mode)))
+      .bind(17, c.keep_alive_s);
 }
 
 Result<model::FunctionConfig> readConfig(const Statement& row) {
@@ -122,6 +125,13 @@ Result<model::FunctionConfig> readConfig(const Statement& row) {
   c.code_size = row.columnInt64(12);
   c.last_modified_ms = row.columnInt64(13);
   c.revision_id = row.columnText(14);
+  std::optional<model::NetworkMode> mode = model::parseNetworkMode(row.columnText(15));
+  if (!mode) {
+    return makeError(ErrorCode::kInternal,
+                     "sqlite: network_mode of function " + c.name + " is not a known mode");
+  }
+  c.network_mode = *mode;
+  c.keep_alive_s = row.columnInt(16);
   return c;
 }
 

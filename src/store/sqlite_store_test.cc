@@ -85,6 +85,8 @@ TEST(SqliteStoreTest, CreateAndGetRoundTripEveryField) {
   c.description = "Grüße, 世界 🚀";
   c.ephemeral_storage_mb = 2048;
   c.code_size = int64_t{5} << 32;  // beyond 32 bits
+  c.network_mode = model::NetworkMode::kEgress;
+  c.keep_alive_s = 86400;
   c.environment = {{"EMPTY", ""},
                    {"UNICODE", "naïve café — 日本語 — 🙂"},
                    {"QUOTES", "a \"quoted\" \\ back\\slash\nnew line\ttab"},
@@ -108,6 +110,17 @@ TEST(SqliteStoreTest, CreateAndGetRoundTripEveryField) {
   EXPECT_EQ(got->code_size, c.code_size);
   EXPECT_EQ(got->last_modified_ms, c.last_modified_ms);
   EXPECT_EQ(got->revision_id, c.revision_id);
+  EXPECT_EQ(got->network_mode, model::NetworkMode::kEgress);
+  EXPECT_EQ(got->keep_alive_s, 86400);
+}
+
+TEST(SqliteStoreTest, SettingsDefaultToIsolatedAndHostKeepAlive) {
+  auto store = openOrDie(":memory:");
+  ASSERT_TRUE(store->createFunction(sampleConfig("defaults")).ok());
+  Result<model::FunctionConfig> got = store->getFunction("defaults", model::kLatest);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(got->network_mode, model::NetworkMode::kIsolated);
+  EXPECT_EQ(got->keep_alive_s, 0);
 }
 
 TEST(SqliteStoreTest, EmptyEnvironmentRoundTrips) {
@@ -172,6 +185,8 @@ TEST(SqliteStoreTest, UpdateReplacesTheRow) {
   c.code_digest_hex = "cd34";
   c.revision_id = "rev-2";
   c.last_modified_ms += 1000;
+  c.network_mode = model::NetworkMode::kEgress;
+  c.keep_alive_s = 60;
   ASSERT_TRUE(store->updateFunction(c).ok());
 
   Result<model::FunctionConfig> got = store->getFunction("upd", model::kLatest);
@@ -184,6 +199,8 @@ TEST(SqliteStoreTest, UpdateReplacesTheRow) {
   EXPECT_EQ(got->code_digest_hex, "cd34");
   EXPECT_EQ(got->revision_id, "rev-2");
   EXPECT_EQ(got->last_modified_ms, c.last_modified_ms);
+  EXPECT_EQ(got->network_mode, model::NetworkMode::kEgress);
+  EXPECT_EQ(got->keep_alive_s, 60);
 
   // Dropping every variable must clear them, not keep the old ones.
   c.environment.clear();
