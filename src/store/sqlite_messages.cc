@@ -27,6 +27,16 @@ QueueMessage readMessage(const Statement& s) {
   return m;
 }
 
+Result<std::vector<QueueMessage>> readMessages(Statement& q) {
+  std::vector<QueueMessage> messages;
+  for (;;) {
+    Result<bool> row = q.step();
+    if (!row.ok()) return row.error();
+    if (!*row) return messages;
+    messages.push_back(readMessage(q));
+  }
+}
+
 Error queueNotFound(const std::string& name) {
   return makeError(ErrorCode::kNotFound, "Queue not found: " + name);
 }
@@ -142,14 +152,9 @@ Result<std::vector<QueueMessage>> SqliteStore::peekMessages(const std::string& q
       " queue_messages WHERE message_id = ?2 AND queue_name = ?1), 0) ORDER BY seq LIMIT ?3");
   if (!q.ok()) return q.error();
   q->bind(1, queue).bind(2, after_id).bind(3, limit);
-  std::vector<QueueMessage> messages;
-  for (;;) {
-    Result<bool> row = q->step();
-    if (!row.ok()) return row.error();
-    if (!*row) break;
-    messages.push_back(readMessage(*q));
-  }
-  return messages;
+  Result<std::vector<QueueMessage>> messages = readMessages(*q);
+  if (!messages.ok()) return messages.error();
+  return *messages;
 }
 
 Result<QueueMessage> SqliteStore::getMessage(const std::string& queue,
@@ -184,14 +189,9 @@ Result<std::vector<QueueMessage>> SqliteStore::receiveMessages(const std::string
                                     " visible_after_ms <= ?2 ORDER BY seq LIMIT ?3");
   if (!q.ok()) return q.error();
   q->bind(1, queue).bind(2, now_ms).bind(3, limit);
-  std::vector<QueueMessage> messages;
-  for (;;) {
-    Result<bool> row = q->step();
-    if (!row.ok()) return row.error();
-    if (!*row) break;
-    messages.push_back(readMessage(*q));
-  }
-  for (QueueMessage& m : messages) {
+  Result<std::vector<QueueMessage>> messages = readMessages(*q);
+  if (!messages.ok()) return messages.error();
+  for (QueueMessage& m : *messages) {
     m.visible_after_ms = now_ms + visibility_ms;
     m.receive_count += 1;
     m.receipt_handle = hexEncode(randomBytes(16));
@@ -206,7 +206,7 @@ Result<std::vector<QueueMessage>> SqliteStore::receiveMessages(const std::string
     if (Result<void> r = hide->run(); !r.ok()) return r.error();
   }
   if (Result<void> r = tx->commit(); !r.ok()) return r.error();
-  return messages;
+  return *messages;
 }
 
 Result<void> SqliteStore::deleteMessage(const std::string& queue, const std::string& message_id) {
