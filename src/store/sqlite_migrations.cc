@@ -83,10 +83,23 @@ CREATE TABLE event_invoke_configs (
 ) STRICT;
 )sql";
 
+// Provisioned concurrency per function qualifier: what was asked for, so that a restart
+// provisions again. Allocation state is the pool's, not stored.
+constexpr std::string_view kProvisionedConcurrencyV4 = R"sql(
+CREATE TABLE provisioned_concurrency (
+  function_name    TEXT    NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+  qualifier        TEXT    NOT NULL,
+  requested        INTEGER NOT NULL CHECK (requested > 0),
+  last_modified_ms INTEGER NOT NULL,
+  PRIMARY KEY (function_name, qualifier)
+) STRICT;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "create functions and function_versions", kFunctionsV1},
     Migration{2, "reserved concurrency per function", kReservedConcurrencyV2},
     Migration{3, "async event queue and event invoke configs", kAsyncQueueV3},
+    Migration{4, "provisioned concurrency configs", kProvisionedConcurrencyV4},
 };
 
 constexpr std::string_view kCreateMigrationsTable = R"sql(
