@@ -32,7 +32,8 @@ std::vector<std::string> buildEnvironment(const model::FunctionConfig& c,
                                           const std::filesystem::path& code_dir,
                                           const std::filesystem::path& runtime_dir,
                                           const std::string& runtime_api, const std::string& region,
-                                          const std::string& id, bool sandboxed) {
+                                          const std::string& id, bool sandboxed,
+                                          bool provisioned) {
   std::map<std::string, std::string> env = c.environment;
   // Reserved variables win over the function's own, as in Lambda.
   env["AWS_LAMBDA_FUNCTION_NAME"] = c.name;
@@ -45,7 +46,7 @@ std::vector<std::string> buildEnvironment(const model::FunctionConfig& c,
     if (ch == '-') ch = '/';
   }
   env["AWS_LAMBDA_LOG_STREAM_NAME"] = day + "/[" + c.version + "]" + id;
-  env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "on-demand";
+  env["AWS_LAMBDA_INITIALIZATION_TYPE"] = provisioned ? "provisioned-concurrency" : "on-demand";
   env["AWS_EXECUTION_ENV"] = "AWS_Lambda_" + c.runtime;
   env["AWS_REGION"] = region;
   env["AWS_DEFAULT_REGION"] = region;
@@ -102,6 +103,8 @@ Result<std::shared_ptr<Instance>> Instance::start(
     asio::io_context& ioc, sandbox::ProcessLauncher& launcher, const model::FunctionConfig& config,
     const std::filesystem::path& code_dir, const InstanceSettings& settings, FunctionLogs& logs) {
   std::shared_ptr<Instance> inst(new Instance(ioc, config, logs));
+  inst->provisioned_ = settings.provisioned;
+  inst->used_ = settings.provisioned;  // its init is done before anyone waits for it
   inst->endpoint_ = std::make_unique<runtime_api::Endpoint>(ioc, inst->channel_, inst->id_);
   const std::filesystem::path host_runtime_dir = settings.runtimes_dir / config.runtime;
   const bool provided = model::isProvidedRuntime(config.runtime);
@@ -144,7 +147,7 @@ Result<std::shared_ptr<Instance>> Instance::start(
     inst->under_init_ = true;
   }
   spec.env = buildEnvironment(config, task_root, runtime_dir, runtime_api, settings.region,
-                              inst->id_, settings.sandboxed);
+                              inst->id_, settings.sandboxed, settings.provisioned);
   spec.cwd = task_root.string();
   spec.memory_mb = config.memory_mb;
 
@@ -310,6 +313,31 @@ void Instance::kill(const std::string& reason) {
   dead_ = true;
   if (process_) process_->kill();
   channel_->close();
+}
+
+asio::awaitable<Result<void>> Instance::waitReady(int timeout_ms) {
+  auto self = shared_from_this();
+  asio::steady_timer t(ioc_);
+  const int64_t deadline = steadyNowMillis() + timeout_ms;
+  while (ready_steady_us_.load() == 0) {
+    if (!alive()) {
+      std::optional<runtime_api::RuntimeReply> init_error = channel_->initError();
+      if (init_error) {
+        std::string body = normalizeErrorBody(init_error->body, init_error->error_type);
+        co_return makeError(ErrorCode::kInternal, "FUNCTION_ERROR_INIT_FAILURE: " + body);
+      }
+      co_return makeError(ErrorCode::kInternal,
+                          "The runtime exited during init: " + exitDescription());
+    }
+    if (steadyNowMillis() >= deadline) {
+      kill("init timeout");
+      co_return makeError(ErrorCode::kInternal, "The function's init did not finish within " +
+                                                    std::to_string(timeout_ms) + " ms");
+    }
+    t.expires_after(std::chrono::milliseconds(5));
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  co_return Result<void>();
 }
 
 // Lets output the runtime wrote before answering reach the capture: the bytes are in
