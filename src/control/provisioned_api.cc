@@ -52,8 +52,9 @@ Result<Target> targetOf(const FunctionsApiDeps& d, const RouteParams& p, bool ne
   }
   if (!need_qualifier) return Target{*latest, ""};
   if (!merged->qualifier || merged->qualifier->empty()) {
-    return invalid("The Qualifier parameter is required (a version; $LATEST until nimbus has "
-                   "published versions).");
+    return invalid(
+        "The Qualifier parameter is required (a version; $LATEST until nimbus has "
+        "published versions).");
   }
   static const std::regex kQualifier(R"(\$LATEST|[a-zA-Z0-9_-]{1,128})");
   const std::string& qualifier = *merged->qualifier;
@@ -81,8 +82,8 @@ Response reply(const Request& req, Status status, const json::object& body,
 }
 
 Response configNotFound(const Request& req, const std::string& rid) {
-  auto res = gateway::errorResponse(req, makeError(ErrorCode::kNotFound, kConfigNotFoundMessage),
-                                    rid);
+  auto res =
+      gateway::errorResponse(req, makeError(ErrorCode::kNotFound, kConfigNotFoundMessage), rid);
   res.set("x-amzn-ErrorType", kConfigNotFoundType);
   return res;
 }
@@ -131,20 +132,19 @@ Response put(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
   if (!n) return gateway::errorResponse(req, n.error(), rid);
   const int host_limit = d.pool.admission().hostLimit();
   if (!*n || **n < 1 || **n > host_limit) {
-    return gateway::errorResponse(
-        req,
-        invalid("ProvisionedConcurrentExecutions must be between 1 and " +
-                std::to_string(host_limit)),
-        rid);
+    return gateway::errorResponse(req,
+                                  invalid("ProvisionedConcurrentExecutions must be between 1 and " +
+                                          std::to_string(host_limit)),
+                                  rid);
   }
   const int requested = static_cast<int>(**n);
   const std::string& name = t->config.name;
   if (int64_t{requested} * t->config.memory_mb > d.pool.memoryBudgetMb()) {
     return gateway::errorResponse(
         req,
-        invalid(std::to_string(requested) + " instances of " +
-                std::to_string(t->config.memory_mb) + " MB exceed the host memory budget of " +
-                std::to_string(d.pool.memoryBudgetMb()) + " MB."),
+        invalid(std::to_string(requested) + " instances of " + std::to_string(t->config.memory_mb) +
+                " MB exceed the host memory budget of " + std::to_string(d.pool.memoryBudgetMb()) +
+                " MB."),
         rid);
   }
   auto others = othersTotal(d, name, t->qualifier);

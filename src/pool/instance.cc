@@ -32,8 +32,7 @@ std::vector<std::string> buildEnvironment(const model::FunctionConfig& c,
                                           const std::filesystem::path& code_dir,
                                           const std::filesystem::path& runtime_dir,
                                           const std::string& runtime_api, const std::string& region,
-                                          const std::string& id, bool sandboxed,
-                                          bool provisioned) {
+                                          const std::string& id, bool sandboxed, bool provisioned) {
   std::map<std::string, std::string> env = c.environment;
   // Reserved variables win over the function's own, as in Lambda.
   env["AWS_LAMBDA_FUNCTION_NAME"] = c.name;

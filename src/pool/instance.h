@@ -78,7 +78,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void disarmTimer();
   void onOutput(std::string_view chunk);
   std::string exitDescription() const;
-  bool under_init_ = false;  // exit statuses come from nimbus-init
+  bool under_init_ = false;   // exit statuses come from nimbus-init
   bool provisioned_ = false;  // set at start, read-only afterwards
 
   boost::asio::io_context& ioc_;

@@ -17,10 +17,10 @@ TEST(PolicyTest, KeepAliveIsTheFunctionsOwnWhenSetElseTheHosts) {
 
 TEST(PolicyTest, UnusedReservationsOfOthersAreHeldBack) {
   std::map<std::string, ReservationUse> uses;
-  uses["r"] = {2, 0, 128};    // 2 reserved, none running: 256 MB held
-  uses["s"] = {3, 1, 512};    // 2 slots unused: 1024 MB held
-  uses["t"] = {1, 4, 1024};   // over its reservation: nothing held
-  uses["u"] = {5, 0, 0};      // memory not known: nothing held
+  uses["r"] = {2, 0, 128};   // 2 reserved, none running: 256 MB held
+  uses["s"] = {3, 1, 512};   // 2 slots unused: 1024 MB held
+  uses["t"] = {1, 4, 1024};  // over its reservation: nothing held
+  uses["u"] = {5, 0, 0};     // memory not known: nothing held
   EXPECT_EQ(heldForReservations(uses, "burst"), 256 + 1024);
   // A reserved function's own unused share is available to it.
   EXPECT_EQ(heldForReservations(uses, "r"), 1024);

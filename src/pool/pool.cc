@@ -2,13 +2,12 @@
 // waiting for an invocation happen outside it.
 #include "pool/pool.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <algorithm>
 
 #include "base/log.h"
 #include "base/one_shot.h"
@@ -442,10 +441,10 @@ asio::awaitable<void> Pool::provisionOne(std::string key, uint64_t generation,
   InstanceSettings settings = options_.instance;
   settings.provisioned = true;
   auto launched = std::make_shared<OneShot<Result<std::shared_ptr<Instance>>>>();
-  asio::post(launch_threads_, [this, launched, config, settings,
-                               code_dir = code_.pathFor(config.code_digest_hex)] {
-    launched->set(Instance::start(ioc_, launcher_, config, code_dir, settings, logs_));
-  });
+  asio::post(launch_threads_,
+             [this, launched, config, settings, code_dir = code_.pathFor(config.code_digest_hex)] {
+               launched->set(Instance::start(ioc_, launcher_, config, code_dir, settings, logs_));
+             });
   std::optional<Result<std::shared_ptr<Instance>>> started;
   started = co_await launched->wait();
   std::shared_ptr<Instance> inst;
@@ -462,8 +461,8 @@ asio::awaitable<void> Pool::provisionOne(std::string key, uint64_t generation,
   const bool current =
       it != targets_.end() && it->second.generation == generation && !shutting_down_;
   if (current) --it->second.starting;
-  const bool wanted = current && ready.ok() &&
-                      static_cast<int>(it->second.instances.size()) < it->second.requested;
+  const bool wanted =
+      current && ready.ok() && static_cast<int>(it->second.instances.size()) < it->second.requested;
   if (!wanted) {
     if (inst) inst->kill(ready.ok() ? "provisioned instance not needed" : "init failed");
     unchargeLocked(config.name, config.memory_mb);

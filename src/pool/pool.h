@@ -51,7 +51,7 @@ using ConfigResolver = std::function<Result<model::FunctionConfig>(const std::st
 // Where a provisioned concurrency config stands (Lambda's GetProvisionedConcurrencyConfig).
 struct ProvisionedStatus {
   int requested = 0;
-  int allocated = 0;  // started, initialised and alive
+  int allocated = 0;   // started, initialised and alive
   std::string status;  // IN_PROGRESS | READY | FAILED
   std::string status_reason;
   int64_t last_modified_ms = 0;
@@ -141,14 +141,14 @@ class Pool {
   mutable std::mutex mutex_;
   bool shutting_down_ = false;
   int busy_ = 0;
-  int live_memory_mb_ = 0;  // MemorySize of every instance in all_, plus starts under way
+  int live_memory_mb_ = 0;   // MemorySize of every instance in all_, plus starts under way
   Stacks idle_;              // on-demand instances, LIFO stacks by keyOf
   Stacks idle_provisioned_;  // provisioned instances, by keyOf
   std::set<std::shared_ptr<Instance>> all_;
-  std::set<std::string> retired_;  // instance ids that must not be reused
-  std::map<std::string, Target> targets_;            // by targetKey
-  std::map<std::string, int> live_by_function_;      // instances and starts, any version
-  std::map<std::string, int> memory_by_function_;    // MemorySize last seen
+  std::set<std::string> retired_;                  // instance ids that must not be reused
+  std::map<std::string, Target> targets_;          // by targetKey
+  std::map<std::string, int> live_by_function_;    // instances and starts, any version
+  std::map<std::string, int> memory_by_function_;  // MemorySize last seen
   uint64_t next_generation_ = 1;
   ConfigResolver resolver_;
   // Last, so that it is joined first: its tasks use the members above. Long-lived

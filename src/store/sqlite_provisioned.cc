@@ -13,8 +13,10 @@ Result<void> SqliteStore::putProvisionedConcurrency(const ProvisionedConcurrency
       " name = ?1) ON CONFLICT (function_name, qualifier) DO UPDATE SET"
       " requested = excluded.requested, last_modified_ms = excluded.last_modified_ms");
   if (!upsert.ok()) return upsert.error();
-  upsert->bind(1, c.function_name).bind(2, c.qualifier).bind(3, c.requested).bind(4,
-                                                                                  c.last_modified_ms);
+  upsert->bind(1, c.function_name)
+      .bind(2, c.qualifier)
+      .bind(3, c.requested)
+      .bind(4, c.last_modified_ms);
   if (Result<void> r = upsert->run(); !r.ok()) return r.error();
   if (db_.changes() == 0) {
     return makeError(ErrorCode::kNotFound, "Function not found: " + c.function_name);
@@ -31,8 +33,9 @@ Result<void> SqliteStore::deleteProvisionedConcurrency(const std::string& functi
   del->bind(1, function_name).bind(2, qualifier);
   if (Result<void> r = del->run(); !r.ok()) return r.error();
   if (db_.changes() == 0) {
-    return makeError(ErrorCode::kNotFound, "No Provisioned Concurrency Config found for this "
-                                           "function");
+    return makeError(ErrorCode::kNotFound,
+                     "No Provisioned Concurrency Config found for this "
+                     "function");
   }
   return {};
 }
