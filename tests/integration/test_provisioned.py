@@ -3,7 +3,9 @@ instances started ahead (IN_PROGRESS -> READY), never reaped by keep-alive, invo
 them report no Init Duration; replaced when they die or the function changes; validation
 errors in Lambda's shape. Deviation: Qualifier $LATEST is accepted (no versions yet)."""
 import concurrent.futures
+import dataclasses
 import json
+import subprocess
 import time
 
 import boto3
@@ -11,6 +13,7 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
+import conftest
 import nimbus_helpers as h
 from conftest import make_lambda_client
 
@@ -201,3 +204,37 @@ def test_deleting_the_function_deletes_its_configs(lam, make_function):
                         Handler=h.DEFAULT_HANDLERS["python3.11"], Code={"ZipFile": fn.zip})
     assert lam.list_provisioned_concurrency_configs(
         FunctionName=fn.name)["ProvisionedConcurrencyConfigs"] == []
+
+
+def restart(srv):
+    """Stops `srv` cleanly and starts nimbus again on the same port and data folder."""
+    conftest._stop(srv, check=True)
+    log_path = srv.log_path.with_name("server-restarted.stderr.log")
+    cmd = [str(conftest.nimbus_bin()), "serve", "--listen", f"127.0.0.1:{srv.port}",
+           "--data", str(srv.data_dir), "--keep-alive-seconds", "30"]
+    with open(log_path, "wb") as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=err, env=conftest._server_env(srv.secret_key),
+                                cwd=srv.data_dir.parent, start_new_session=True)
+    again = dataclasses.replace(srv, log_path=log_path, proc=proc)
+    conftest._wait_healthy(again)
+    return again
+
+
+def test_restart_provisions_again(custom_server, zip_of):
+    srv = custom_server()
+    lam = make_lambda_client(srv)
+    name = h.unique_name("prov-restart")
+    create(lam, zip_of("python3.11"), name)
+    lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="$LATEST",
+                                           ProvisionedConcurrentExecutions=2)
+    wait_status(lam, name, "READY")
+    again = restart(srv)
+    try:
+        lam = make_lambda_client(again)
+        cfg = wait_status(lam, name, "READY")
+        assert cfg["RequestedProvisionedConcurrentExecutions"] == 2
+        _, log = invoke(lam, name, {"action": "info"})
+        assert "Init Duration" not in log, log
+    finally:
+        conftest._stop(again, check=True)
