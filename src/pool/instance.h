@@ -102,7 +102,9 @@ class Instance : public std::enable_shared_from_this<Instance> {
   int64_t started_steady_us_ = 0;
   std::atomic<int64_t> ready_steady_us_{0};
   std::atomic<int64_t> taken_steady_us_{0};
-  bool used_ = false;  // touched only by the one invocation at a time
+  bool used_ = false;             // touched only by the one invocation at a time
+  int64_t max_memory_bytes_ = 0;  // likewise: the last peak read, and when
+  int64_t max_memory_read_ms_ = INT64_MIN / 2;
 
   mutable std::mutex mutex_;  // guards the fields below
   int wait_status_ = -1;      // -1 until reaped

@@ -116,6 +116,9 @@ asio::awaitable<Result<model::InvokeResult>> Pool::run(const model::FunctionConf
         log::warn("pool", "memory budget exhausted",
                   {{"function", config.name},
                    {"request_id", request.request_id},
+                   {"live_memory_mb", std::to_string(live_memory_mb_)},
+                   {"live_instances", std::to_string(all_.size())},
+                   {"busy", std::to_string(busy_)},
                    {"held_for_reservations_mb", std::to_string(held)}});
         co_return e;
       }
