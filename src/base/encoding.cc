@@ -6,6 +6,9 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <cstring>
+#include <random>
 #include <stdexcept>
 
 namespace nimbus {
@@ -83,8 +86,22 @@ std::string randomBytes(size_t n) {
   return out;
 }
 
+std::string idRandomBytes(size_t n) {
+  thread_local std::mt19937_64 generator = [] {
+    std::string seed_bytes = randomBytes(32);
+    std::seed_seq seed(seed_bytes.begin(), seed_bytes.end());
+    return std::mt19937_64(seed);
+  }();
+  std::string out(n, '\0');
+  for (size_t i = 0; i < n; i += 8) {
+    const uint64_t v = generator();
+    std::memcpy(out.data() + i, &v, std::min<size_t>(8, n - i));
+  }
+  return out;
+}
+
 std::string newUuid() {
-  std::string b = randomBytes(16);
+  std::string b = idRandomBytes(16);
   b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);
   b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
   std::string h = hexEncode(b);

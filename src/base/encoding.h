@@ -19,7 +19,11 @@ std::string hmacSha256(std::string_view key, std::string_view data);  // raw 32 
 
 bool constantTimeEquals(std::string_view a, std::string_view b);
 
-std::string randomBytes(size_t n);
+std::string randomBytes(size_t n);  // cryptographic: for secrets and keys
+// Unpredictable enough for ids (request, trace, instance), never for secrets: a
+// per-thread generator seeded from randomBytes, so a warm invoke makes no syscall
+// (OpenSSL's RAND_bytes checks getpid() on every call).
+std::string idRandomBytes(size_t n);
 std::string newUuid();  // random (v4) UUID, lower-case, the form of Lambda request ids
 
 }  // namespace nimbus

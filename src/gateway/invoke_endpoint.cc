@@ -27,8 +27,8 @@ std::string newTraceId() {
   char secs[16];
   std::snprintf(secs, sizeof secs, "%08llx",
                 static_cast<unsigned long long>(systemNowMillis() / 1000));
-  return std::string("Root=1-") + secs + "-" + hexEncode(randomBytes(12)) +
-         ";Parent=" + hexEncode(randomBytes(8)) + ";Sampled=0";
+  return std::string("Root=1-") + secs + "-" + hexEncode(idRandomBytes(12)) +
+         ";Parent=" + hexEncode(idRandomBytes(8)) + ";Sampled=0";
 }
 
 namespace {
@@ -212,12 +212,14 @@ asio::awaitable<Response> handleInvoke(invoke::Invoker& invoker, queue::GroupCom
   res.set("X-Amz-Executed-Version", result->executed_version);
   if (result->functionError()) res.set("X-Amz-Function-Error", "Unhandled");
   if (log_type == "Tail") res.set("X-Amz-Log-Result", log_result);
-  log::info("gateway", "invoked",
-            {{"request_id", request_id},
-             {"function", ref->name},
-             {"outcome", result->functionError() ? "error" : "success"},
-             {"duration_ms", std::to_string(result->duration_ms)},
-             {"cold", result->cold_start ? "true" : "false"}});
+  // Debug only: one line per invocation costs a write(2) on the warm path; invocation
+  // records will be written off the hot path, in batches.
+  log::debug("gateway", "invoked",
+             {{"request_id", request_id},
+              {"function", ref->name},
+              {"outcome", result->functionError() ? "error" : "success"},
+              {"duration_ms", std::to_string(result->duration_ms)},
+              {"cold", result->cold_start ? "true" : "false"}});
   co_return res;
 }
 

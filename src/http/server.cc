@@ -31,6 +31,7 @@ struct Server::Connection {
   asio::steady_timer timer;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   std::atomic<bool> in_handler{false};
+  std::optional<RequestInfo> info;  // the endpoints, read once per connection
 
   // Strand-only, like every member.
   template <typename Duration>
@@ -255,10 +256,13 @@ asio::awaitable<bool> Server::serveOne(Connection& conn, beast::flat_buffer& buf
   }
 
   Request req = parser.release();
-  RequestInfo info;
-  boost::system::error_code ec;
-  info.remote = conn.socket.remote_endpoint(ec);
-  info.local = conn.socket.local_endpoint(ec);
+  if (!conn.info) {
+    boost::system::error_code ec;
+    conn.info.emplace();
+    conn.info->remote = conn.socket.remote_endpoint(ec);
+    conn.info->local = conn.socket.local_endpoint(ec);
+  }
+  const RequestInfo& info = *conn.info;
 
   // The handler may wait for a long time (Runtime API long-poll, a 15-minute
   // invocation): no I/O deadline while it runs.

@@ -1,6 +1,7 @@
 // Concurrency admission, as Lambda has it: a function with reserved concurrency N runs
 // at most N invocations at once (0 disables it); functions without a reservation share
-// what the host-wide limit leaves after every reservation. Thread-safe.
+// what the host-wide limit leaves after every reservation. Provisioned concurrency comes
+// out of the function's reservation, or else out of the unreserved pool. Thread-safe.
 #pragma once
 
 #include <map>
@@ -21,6 +22,13 @@ class Admission {
   // 1000 unreserved).
   Result<void> setReservation(const std::string& function, std::optional<int> reserved);
   std::optional<int> reservation(const std::string& function) const;
+  // Every reservation, for the pool's memory accounting.
+  std::map<std::string, int> reservations() const;
+  // Sets the provisioned concurrency of a function (all its versions together; 0 for
+  // none). It counts against the reservation when there is one (kInvalidParameter if
+  // above it), else against the unreserved pool, which must keep its minimum.
+  Result<void> setProvisioned(const std::string& function, int total);
+  int provisioned(const std::string& function) const;
   void forget(const std::string& function);  // the function was deleted
 
   // A slot taken by admit(); give it back with release().
@@ -38,11 +46,13 @@ class Admission {
 
  private:
   int totalReservedLocked() const;
+  int unreservedProvisionedLocked(const std::string& except) const;
 
   const int host_limit_;
   mutable std::mutex mutex_;
   std::map<std::string, int> reserved_;
   std::map<std::string, int> running_;
+  std::map<std::string, int> provisioned_;
   int unreserved_running_ = 0;
 };
 

@@ -69,3 +69,36 @@ TEST(AdmissionTest, ReleaseReturnsTheSlotToThePoolItCameFrom) {
 
 }  // namespace
 }  // namespace nimbus::pool
+
+namespace nimbus::pool {
+namespace {
+
+TEST(AdmissionProvisionedTest, ProvisionedFitsInTheReservation) {
+  Admission a(100);
+  ASSERT_TRUE(a.setReservation("f", 3).ok());
+  EXPECT_TRUE(a.setProvisioned("f", 3).ok());
+  auto over = a.setProvisioned("f", 4);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, ErrorCode::kInvalidParameter);
+  // The reservation cannot drop below what is provisioned.
+  EXPECT_FALSE(a.setReservation("f", 2).ok());
+  EXPECT_TRUE(a.setReservation("f", 5).ok());
+  EXPECT_EQ(a.provisioned("f"), 3);
+}
+
+TEST(AdmissionProvisionedTest, UnreservedProvisionedKeepsTheUnreservedMinimum) {
+  Admission a(100);  // minimum 10 unreserved
+  ASSERT_TRUE(a.setReservation("r", 50).ok());
+  EXPECT_TRUE(a.setProvisioned("g", 40).ok());
+  EXPECT_FALSE(a.setProvisioned("h", 1).ok());
+  // A new reservation must fit beside it too.
+  EXPECT_FALSE(a.setReservation("x", 1).ok());
+  EXPECT_TRUE(a.setProvisioned("g", 0).ok());  // cleared
+  EXPECT_EQ(a.provisioned("g"), 0);
+  EXPECT_TRUE(a.setProvisioned("h", 40).ok());
+  a.forget("h");
+  EXPECT_EQ(a.provisioned("h"), 0);
+}
+
+}  // namespace
+}  // namespace nimbus::pool

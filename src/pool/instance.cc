@@ -27,12 +27,13 @@ using model::Outcome;
 
 namespace {
 constexpr size_t kMaxCaptureBytes = 256 * 1024;  // per invocation; the tail is what counts
+constexpr int64_t kMaxMemoryRefreshMs = 100;
 
 std::vector<std::string> buildEnvironment(const model::FunctionConfig& c,
                                           const std::filesystem::path& code_dir,
                                           const std::filesystem::path& runtime_dir,
                                           const std::string& runtime_api, const std::string& region,
-                                          const std::string& id, bool sandboxed) {
+                                          const std::string& id, bool sandboxed, bool provisioned) {
   std::map<std::string, std::string> env = c.environment;
   // Reserved variables win over the function's own, as in Lambda.
   env["AWS_LAMBDA_FUNCTION_NAME"] = c.name;
@@ -45,7 +46,7 @@ std::vector<std::string> buildEnvironment(const model::FunctionConfig& c,
     if (ch == '-') ch = '/';
   }
   env["AWS_LAMBDA_LOG_STREAM_NAME"] = day + "/[" + c.version + "]" + id;
-  env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "on-demand";
+  env["AWS_LAMBDA_INITIALIZATION_TYPE"] = provisioned ? "provisioned-concurrency" : "on-demand";
   env["AWS_EXECUTION_ENV"] = "AWS_Lambda_" + c.runtime;
   env["AWS_REGION"] = region;
   env["AWS_DEFAULT_REGION"] = region;
@@ -67,7 +68,7 @@ std::vector<std::string> buildEnvironment(const model::FunctionConfig& c,
   return out;
 }
 
-std::string shortId() { return hexEncode(randomBytes(8)); }
+std::string shortId() { return hexEncode(idRandomBytes(8)); }
 
 // As Lambda words it: "signal: killed".
 std::string signalDescription(int sig) {
@@ -102,6 +103,8 @@ Result<std::shared_ptr<Instance>> Instance::start(
     asio::io_context& ioc, sandbox::ProcessLauncher& launcher, const model::FunctionConfig& config,
     const std::filesystem::path& code_dir, const InstanceSettings& settings, FunctionLogs& logs) {
   std::shared_ptr<Instance> inst(new Instance(ioc, config, logs));
+  inst->provisioned_ = settings.provisioned;
+  inst->used_ = settings.provisioned;  // its init is done before anyone waits for it
   inst->endpoint_ = std::make_unique<runtime_api::Endpoint>(ioc, inst->channel_, inst->id_);
   const std::filesystem::path host_runtime_dir = settings.runtimes_dir / config.runtime;
   const bool provided = model::isProvidedRuntime(config.runtime);
@@ -147,7 +150,7 @@ Result<std::shared_ptr<Instance>> Instance::start(
     inst->under_init_ = true;
   }
   spec.env = buildEnvironment(config, task_root, runtime_dir, runtime_api, settings.region,
-                              inst->id_, settings.sandboxed);
+                              inst->id_, settings.sandboxed, settings.provisioned);
   spec.cwd = task_root.string();
   spec.memory_mb = config.memory_mb;
 
@@ -315,6 +318,31 @@ void Instance::kill(const std::string& reason) {
   channel_->close();
 }
 
+asio::awaitable<Result<void>> Instance::waitReady(int timeout_ms) {
+  auto self = shared_from_this();
+  asio::steady_timer t(ioc_);
+  const int64_t deadline = steadyNowMillis() + timeout_ms;
+  while (ready_steady_us_.load() == 0) {
+    if (!alive()) {
+      std::optional<runtime_api::RuntimeReply> init_error = channel_->initError();
+      if (init_error) {
+        std::string body = normalizeErrorBody(init_error->body, init_error->error_type);
+        co_return makeError(ErrorCode::kInternal, "FUNCTION_ERROR_INIT_FAILURE: " + body);
+      }
+      co_return makeError(ErrorCode::kInternal,
+                          "The runtime exited during init: " + exitDescription());
+    }
+    if (steadyNowMillis() >= deadline) {
+      kill("init timeout");
+      co_return makeError(ErrorCode::kInternal, "The function's init did not finish within " +
+                                                    std::to_string(timeout_ms) + " ms");
+    }
+    t.expires_after(std::chrono::milliseconds(5));
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  co_return Result<void>();
+}
+
 // Lets output the runtime wrote before answering reach the capture: the bytes are in
 // the pipe already, the reader may just not have run yet.
 asio::awaitable<void> Instance::drainOutput() {
@@ -404,8 +432,16 @@ asio::awaitable<model::InvokeResult> Instance::invoke(model::InvokeRequest reque
   if (result.outcome == Outcome::kTimeout) kill("timeout");
   co_await drainOutput();
 
-  int64_t max_mem = process_->maxMemoryBytes();
-  result.max_memory_mb = (max_mem + 1024 * 1024 - 1) / (1024 * 1024);
+  // The peak is a cgroup or /proc file (four syscalls): on a stream of short warm
+  // invocations it is read again at most every kMaxMemoryRefreshMs; it only grows, so a
+  // report may lag by that much growth. Failures and long invocations read it afresh.
+  const int64_t now_ms = steadyNowMillis();
+  if (result.outcome != Outcome::kSuccess || now_ms - max_memory_read_ms_ >= kMaxMemoryRefreshMs ||
+      result.duration_ms >= kMaxMemoryRefreshMs) {
+    max_memory_bytes_ = process_->maxMemoryBytes();
+    max_memory_read_ms_ = now_ms;
+  }
+  result.max_memory_mb = (max_memory_bytes_ + 1024 * 1024 - 1) / (1024 * 1024);
   result.billed_ms = static_cast<int64_t>(std::ceil(result.duration_ms));
   if (result.billed_ms < 1) result.billed_ms = 1;
 

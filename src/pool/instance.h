@@ -35,6 +35,9 @@ struct InstanceSettings {
   // pid 1 of a sandboxed instance: runs the bootstrap as its child, reaps orphans, and
   // exits with its status (128 + signal when a signal ended it).
   std::string init_path;
+  // Started ahead for provisioned concurrency: AWS_LAMBDA_INITIALIZATION_TYPE says so,
+  // and its first invocation is not a cold start (no Init Duration).
+  bool provisioned = false;
 };
 
 class Instance : public std::enable_shared_from_this<Instance> {
@@ -50,10 +53,15 @@ class Instance : public std::enable_shared_from_this<Instance> {
 
   // Runs one invocation to its end (answer, error, timeout or death). Never throws.
   boost::asio::awaitable<model::InvokeResult> invoke(model::InvokeRequest request);
+  // Waits until the runtime has finished its init (its first GET /next). An error when
+  // it reported an init error, exited, or took longer than `timeout_ms` (then it is
+  // killed).
+  boost::asio::awaitable<Result<void>> waitReady(int timeout_ms);
   // Ends the instance (SIGKILL to its process group). Idempotent, thread-safe.
   void kill(const std::string& reason);
 
   bool alive() const { return !dead_.load(); }
+  bool provisioned() const { return provisioned_; }
   const std::string& id() const { return id_; }
   const model::FunctionConfig& config() const { return config_; }
   pid_t pid() const;
@@ -70,7 +78,8 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void disarmTimer();
   void onOutput(std::string_view chunk);
   std::string exitDescription() const;
-  bool under_init_ = false;  // exit statuses come from nimbus-init
+  bool under_init_ = false;   // exit statuses come from nimbus-init
+  bool provisioned_ = false;  // set at start, read-only afterwards
 
   boost::asio::io_context& ioc_;
   model::FunctionConfig config_;
@@ -93,7 +102,9 @@ class Instance : public std::enable_shared_from_this<Instance> {
   int64_t started_steady_us_ = 0;
   std::atomic<int64_t> ready_steady_us_{0};
   std::atomic<int64_t> taken_steady_us_{0};
-  bool used_ = false;  // touched only by the one invocation at a time
+  bool used_ = false;             // touched only by the one invocation at a time
+  int64_t max_memory_bytes_ = 0;  // likewise: the last peak read, and when
+  int64_t max_memory_read_ms_ = INT64_MIN / 2;
 
   mutable std::mutex mutex_;  // guards the fields below
   int wait_status_ = -1;      // -1 until reaped

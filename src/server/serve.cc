@@ -21,6 +21,7 @@
 #include "control/concurrency_api.h"
 #include "control/event_invoke_config_api.h"
 #include "control/functions_api.h"
+#include "control/provisioned_api.h"
 #include "control/queues_api.h"
 #include "control/root_credentials.h"
 #include "control/settings_api.h"
@@ -171,6 +172,9 @@ int runServe(const ServeOptions& o) {
   pool_options.memory_budget_mb =
       o.memory_budget_mb > 0 ? o.memory_budget_mb : defaultMemoryBudgetMb();
   pool::Pool pool(ioc, *launcher, code, logs, pool_options);
+  pool.setConfigResolver([&store](const std::string& name, const std::string& version) {
+    return store->getFunction(name, version);
+  });
   model::ArnContext arn{o.region, o.account_id};
   invoke::Invoker invoker(*store, pool, arn);
 
@@ -214,6 +218,8 @@ int runServe(const ServeOptions& o) {
   } else {
     return fail("cannot load reserved concurrency", reserved.error());
   }
+  control::addProvisionedConcurrencyRoutes(*router, api_deps);
+  control::restoreProvisionedConcurrency(api_deps);  // instances start once the loop runs
 
   std::atomic<bool> ready{false};
   http::ServerOptions http_options;

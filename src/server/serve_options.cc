@@ -21,6 +21,7 @@ CLI::App* addServeCommand(CLI::App& app, ServeOptions& o) {
       ->add_option("--keep-alive-seconds", o.keep_alive_seconds,
                    "Idle instances end after this many seconds")
       ->envname("NIMBUS_KEEP_ALIVE_SECONDS")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)  // the last one given wins
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
   serve->add_option("--threads", o.threads, "I/O threads (0: one per core, at least 2)")

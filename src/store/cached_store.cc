@@ -113,4 +113,19 @@ Result<std::vector<EventInvokeConfig>> CachedStore::listEventInvokeConfigs(
   return inner_->listEventInvokeConfigs(function_name);
 }
 
+// Provisioned concurrency configs are read at start and by the control plane only.
+Result<void> CachedStore::putProvisionedConcurrency(const ProvisionedConcurrencyConfig& config) {
+  return inner_->putProvisionedConcurrency(config);
+}
+
+Result<void> CachedStore::deleteProvisionedConcurrency(const std::string& function_name,
+                                                       const std::string& qualifier) {
+  return inner_->deleteProvisionedConcurrency(function_name, qualifier);
+}
+
+Result<std::vector<ProvisionedConcurrencyConfig>> CachedStore::listProvisionedConcurrency(
+    const std::string& function_name) {
+  return inner_->listProvisionedConcurrency(function_name);
+}
+
 }  // namespace nimbus::store

@@ -46,6 +46,12 @@ class CachedStore : public Store {
   Result<std::vector<EventInvokeConfig>> listEventInvokeConfigs(
       const std::string& function_name) override;
 
+  Result<void> putProvisionedConcurrency(const ProvisionedConcurrencyConfig& config) override;
+  Result<void> deleteProvisionedConcurrency(const std::string& function_name,
+                                            const std::string& qualifier) override;
+  Result<std::vector<ProvisionedConcurrencyConfig>> listProvisionedConcurrency(
+      const std::string& function_name) override;
+
  private:
   void forget(const std::string& name);
 

@@ -125,10 +125,22 @@ CREATE INDEX async_events_by_function ON async_events(function_name, status);
 
 // nimbus's own per-function settings (issue 3): the network mode ('isolated' or
 // 'egress') and the idle keep-alive in seconds (0: the host-wide default).
-constexpr std::string_view kFunctionSettingsV4 = R"sql(
+constexpr std::string_view kFunctionSettingsV5 = R"sql(
 ALTER TABLE function_versions ADD COLUMN network_mode TEXT NOT NULL DEFAULT 'isolated'
   CHECK (network_mode IN ('isolated', 'egress'));
 ALTER TABLE function_versions ADD COLUMN keep_alive_s INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+// Provisioned concurrency per function qualifier: what was asked for, so that a restart
+// provisions again. Allocation state is the pool's, not stored.
+constexpr std::string_view kProvisionedConcurrencyV6 = R"sql(
+CREATE TABLE provisioned_concurrency (
+  function_name    TEXT    NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+  qualifier        TEXT    NOT NULL,
+  requested        INTEGER NOT NULL CHECK (requested > 0),
+  last_modified_ms INTEGER NOT NULL,
+  PRIMARY KEY (function_name, qualifier)
+) STRICT;
 )sql";
 
 constexpr std::array kMigrations = {
@@ -136,7 +148,8 @@ constexpr std::array kMigrations = {
     Migration{2, "reserved concurrency per function", kReservedConcurrencyV2},
     Migration{3, "async event queue and event invoke configs", kAsyncQueueV3},
     Migration{4, "named queues, idempotency keys, event replay and retention", kQueuesV4},
-    Migration{5, "network mode and keep-alive per function version", kFunctionSettingsV4},
+    Migration{5, "network mode and keep-alive per function version", kFunctionSettingsV5},
+    Migration{6, "provisioned concurrency configs", kProvisionedConcurrencyV6},
 };
 
 constexpr std::string_view kCreateMigrationsTable = R"sql(

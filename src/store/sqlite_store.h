@@ -54,6 +54,12 @@ class SqliteStore : public Store, public QueueStore {
   Result<std::vector<EventInvokeConfig>> listEventInvokeConfigs(
       const std::string& function_name) override;
 
+  Result<void> putProvisionedConcurrency(const ProvisionedConcurrencyConfig& config) override;
+  Result<void> deleteProvisionedConcurrency(const std::string& function_name,
+                                            const std::string& qualifier) override;
+  Result<std::vector<ProvisionedConcurrencyConfig>> listProvisionedConcurrency(
+      const std::string& function_name) override;
+
   Result<void> createQueue(const std::string& name, int64_t now_ms) override;
   Result<void> deleteQueue(const std::string& name) override;
   Result<std::vector<QueueInfo>> listQueues(int64_t now_ms) override;

@@ -534,3 +534,38 @@ TEST(SqliteStoreReservedConcurrencyTest, SetGetClearAndList) {
 
 }  // namespace
 }  // namespace nimbus::store
+
+namespace nimbus::store {
+namespace {
+
+TEST(SqliteStoreProvisionedConcurrencyTest, PutListDeleteAndCascade) {
+  auto store = SqliteStore::open(":memory:");
+  ASSERT_TRUE(store.ok());
+  for (const char* name : {"f", "g"}) {
+    model::FunctionConfig c;
+    c.name = name;
+    c.runtime = "python3.11";
+    c.handler = "app.handler";
+    ASSERT_TRUE((*store)->createFunction(c).ok());
+  }
+  ASSERT_TRUE((*store)->putProvisionedConcurrency({"f", "$LATEST", 3, 1000}).ok());
+  ASSERT_TRUE((*store)->putProvisionedConcurrency({"f", "$LATEST", 5, 2000}).ok());  // replaces
+  ASSERT_TRUE((*store)->putProvisionedConcurrency({"g", "$LATEST", 1, 3000}).ok());
+  auto f = (*store)->listProvisionedConcurrency("f");
+  ASSERT_TRUE(f.ok());
+  ASSERT_EQ(f->size(), 1u);
+  EXPECT_EQ((*f)[0].requested, 5);
+  EXPECT_EQ((*f)[0].last_modified_ms, 2000);
+  EXPECT_EQ((*store)->listProvisionedConcurrency("")->size(), 2u);
+  EXPECT_EQ((*store)->putProvisionedConcurrency({"nope", "$LATEST", 1, 1}).error().code,
+            ErrorCode::kNotFound);
+
+  ASSERT_TRUE((*store)->deleteProvisionedConcurrency("f", "$LATEST").ok());
+  EXPECT_EQ((*store)->deleteProvisionedConcurrency("f", "$LATEST").error().code,
+            ErrorCode::kNotFound);
+  ASSERT_TRUE((*store)->deleteFunction("g").ok());  // its config goes with it
+  EXPECT_TRUE((*store)->listProvisionedConcurrency("")->empty());
+}
+
+}  // namespace
+}  // namespace nimbus::store

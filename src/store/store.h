@@ -45,6 +45,15 @@ struct EventInvokeConfig {
   int64_t last_modified_ms = 0;
 };
 
+// PutProvisionedConcurrencyConfig's request for one function qualifier. Only what the
+// user asked for is stored; allocation state lives in the pool.
+struct ProvisionedConcurrencyConfig {
+  std::string function_name;
+  std::string qualifier = "$LATEST";
+  int requested = 0;
+  int64_t last_modified_ms = 0;
+};
+
 struct FunctionPage {
   std::vector<model::FunctionConfig> functions;
   std::optional<std::string> next_marker;  // present when more remain
@@ -103,6 +112,17 @@ class Store {
   virtual Result<void> deleteEventInvokeConfig(const std::string& function_name,
                                                const std::string& qualifier) = 0;
   virtual Result<std::vector<EventInvokeConfig>> listEventInvokeConfigs(
+      const std::string& function_name) = 0;
+
+  // --- Provisioned concurrency configs (deleted with their function). ---
+  // Inserts or replaces. kNotFound when the function is absent.
+  virtual Result<void> putProvisionedConcurrency(const ProvisionedConcurrencyConfig& config) = 0;
+  // kNotFound when there is no such config.
+  virtual Result<void> deleteProvisionedConcurrency(const std::string& function_name,
+                                                    const std::string& qualifier) = 0;
+  // The configs of one function in qualifier order; of every function when the name is
+  // empty (loaded at start to provision again).
+  virtual Result<std::vector<ProvisionedConcurrencyConfig>> listProvisionedConcurrency(
       const std::string& function_name) = 0;
 };
 

@@ -63,3 +63,34 @@ def test_budget_full_of_busy_instances_gives_429(custom_server, zip_of):
     throttled = next(r for s, r in results if s == 429)
     assert throttled["Error"]["Code"] == "TooManyRequestsException"
     assert "memory budget" in throttled["Error"]["Message"]
+
+
+def test_burst_cannot_starve_another_functions_reservation(custom_server, zip_of):
+    """512 MB budget, a function with reserved concurrency 2 (2 x 128 MB held for it): a
+    burst of another function gets only the other 256 MB, and the reserved function still
+    runs two at once."""
+    srv = custom_server("--memory-budget-mb", "512")
+    lam = make_lambda_client(srv, pool=8)
+    code = zip_of("python3.11")
+    reserved, burst = h.unique_name("resv"), h.unique_name("burst")
+    create(lam, code, reserved)
+    create(lam, code, burst)
+    lam.put_function_concurrency(FunctionName=reserved, ReservedConcurrentExecutions=2)
+
+    def call(name):
+        try:
+            resp = lam.invoke(FunctionName=name,
+                              Payload=json.dumps({"action": "sleep", "seconds": 1.5}).encode())
+            return resp["StatusCode"], None
+        except Exception as e:  # botocore ClientError
+            return h.http_status(e), e.response
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(call, [burst] * 4))
+    assert sorted(s for s, _ in results) == [200, 200, 429, 429], results
+    throttled = next(r for s, r in results if s == 429)
+    assert "reserved concurrency" in throttled["Error"]["Message"], throttled
+    # While two burst instances are idle, the reserved function gets its two.
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(call, [reserved] * 2))
+    assert [s for s, _ in results] == [200, 200], results
