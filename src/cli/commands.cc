@@ -14,6 +14,7 @@ void addClientCommands(CLI::App& app) {
   addInvokeCommand(app);
   addFunctionCommands(app);
   addLogsCommand(app);
+  addInvocationsCommand(app);
 }
 
 std::optional<int> runSelected(CLI::App& app) {
@@ -40,6 +41,9 @@ std::optional<int> runSelected(CLI::App& app) {
     }
     if (const CLI::App* sub = selected("logs")) {
       return runLogs(readCommonOptions(*sub), readLogsOptions(*sub));
+    }
+    if (const CLI::App* sub = selected("invocations")) {
+      return runInvocations(readCommonOptions(*sub), readInvocationsOptions(*sub));
     }
   } catch (const std::exception& e) {
     // Errors travel as values; this catches what libraries still throw (allocation,

@@ -31,6 +31,13 @@ std::string newTraceId() {
          ";Parent=" + hexEncode(randomBytes(8)) + ";Sampled=0";
 }
 
+std::string correlationIdOf(std::string_view header) {
+  // Taken as given when it is a sane token (it ends up in headers, logs and records).
+  bool sane = !header.empty() && header.size() <= 128;
+  for (char c : header) sane = sane && c > 0x20 && c < 0x7f;
+  return sane ? std::string(header) : newUuid();
+}
+
 namespace {
 
 Result<model::FunctionRef> functionRefOf(const http::RouteParams& p) {
@@ -83,6 +90,7 @@ asio::awaitable<Response> handleInvoke(invoke::Invoker& invoker, queue::GroupCom
 
   model::InvokeRequest ireq;
   ireq.request_id = request_id;
+  ireq.correlation_id = correlationIdOf(req["X-Correlation-Id"]);
   ireq.payload = std::move(req.body());
   std::string cc(req["X-Amz-Client-Context"]);
   if (!cc.empty()) {
@@ -122,18 +130,26 @@ asio::awaitable<Response> handleInvoke(invoke::Invoker& invoker, queue::GroupCom
     if (!committed) co_return fail(committed.error());
     auto res = http::makeResponse(req, Status::accepted, "", "");
     res.set("x-amzn-RequestId", request_id);
+    res.set("X-Correlation-Id", ireq.correlation_id);
     co_return res;
   }
 
+  const std::string correlation_id = ireq.correlation_id;
   auto result = co_await invoker.invoke(*ref, std::move(ireq));
-  if (!result) co_return fail(result.error());
+  if (!result) {
+    auto res = fail(result.error());
+    res.set("X-Correlation-Id", correlation_id);
+    co_return res;
+  }
   auto res = http::makeResponse(req, Status::ok, std::move(result->payload));
   res.set("x-amzn-RequestId", request_id);
+  res.set("X-Correlation-Id", correlation_id);
   res.set("X-Amz-Executed-Version", result->executed_version);
   if (result->functionError()) res.set("X-Amz-Function-Error", "Unhandled");
   if (log_type == "Tail") res.set("X-Amz-Log-Result", base64Encode(logTail(result->log)));
   log::info("gateway", "invoked",
             {{"request_id", request_id},
+             {"correlation_id", correlation_id},
              {"function", ref->name},
              {"outcome", result->functionError() ? "error" : "success"},
              {"duration_ms", std::to_string(result->duration_ms)},

@@ -7,14 +7,21 @@ namespace nimbus::pool {
 
 void FunctionLogs::append(const std::string& function, const std::string& request_id,
                           std::string message) {
-  if (message.size() > max_line_bytes_) {
-    message.resize(max_line_bytes_);
-    message += "... [truncated]";
-  }
   std::lock_guard lock(mutex_);
+  LogEvent event{systemNowMillis(), next_seq_++, request_id, std::move(message)};
+  if (sink_) sink_(function, event);
+  if (event.message.size() > max_line_bytes_) {
+    event.message.resize(max_line_bytes_);
+    event.message += "... [truncated]";
+  }
   auto& q = lines_[function];
-  q.push_back(LogEvent{systemNowMillis(), next_seq_++, request_id, std::move(message)});
+  q.push_back(std::move(event));
   while (q.size() > max_lines_) q.pop_front();
+}
+
+void FunctionLogs::setSink(Sink sink) {
+  std::lock_guard lock(mutex_);
+  sink_ = std::move(sink);
 }
 
 std::vector<LogEvent> FunctionLogs::read(const std::string& function, int64_t after_seq,

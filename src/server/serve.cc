@@ -16,14 +16,17 @@
 #include <thread>
 
 #include "base/log.h"
+#include "base/time.h"
 #include "control/api_handler.h"
 #include "control/concurrency_api.h"
 #include "control/event_invoke_config_api.h"
 #include "control/functions_api.h"
+#include "control/observability_api.h"
 #include "control/root_credentials.h"
 #include "gateway/error_mapping.h"
 #include "gateway/invoke_endpoint.h"
 #include "invoke/invoker.h"
+#include "observability/observer.h"
 #include "pool/pool.h"
 #include "queue/dispatcher.h"
 #include "queue/group_committer.h"
@@ -162,9 +165,32 @@ int runServe(const ServeOptions& o) {
   pool_options.throttle_wait_ms = o.throttle_wait_ms;
   pool_options.memory_budget_mb =
       o.memory_budget_mb > 0 ? o.memory_budget_mb : defaultMemoryBudgetMb();
+  // Metrics, invocation records and persisted function logs (written in batches off the
+  // invoke path, pruned by the retention thread).
+  observability::ObserverOptions observer_options;
+  observer_options.records = o.records == "on";
+  observer_options.retention = observability::RetentionPolicy{
+      o.records_retention_hours, o.records_max, o.logs_retention_hours, o.logs_max_bytes};
+  observer_options.sweep_interval = std::chrono::seconds(o.retention_sweep_seconds);
+  observability::Observer observer(*store, observer_options);
+  if (observer.recordsEnabled()) {
+    logs.setSink([&observer](const std::string& function, const pool::LogEvent& e) {
+      observer.logLine(function, e.request_id, e.timestamp_ms, e.message);
+    });
+  }
   pool::Pool pool(ioc, *launcher, code, logs, pool_options);
+  observer.metrics().setSources(observability::ScrapeSources{
+      [&pool] { return pool.idleInstances(); },
+      [&pool] {
+        const size_t live = pool.liveInstances(), idle = pool.idleInstances();
+        return live > idle ? live - idle : 0;
+      },
+      {},  // TODO(scaling): provisioned instances per function, once the pool has them
+      [&store] { return store->asyncQueueStats(); },
+      [] { return systemNowMillis(); },
+      "/proc"});
   model::ArnContext arn{o.region, o.account_id};
-  invoke::Invoker invoker(*store, pool, arn);
+  invoke::Invoker invoker(*store, pool, arn, &observer);
 
   // The durable async queue: events are committed (in groups) before their 202, and
   // the dispatcher delivers them through the same invoker as sync invokes.
@@ -183,7 +209,12 @@ int runServe(const ServeOptions& o) {
 
   auto router = std::make_shared<http::Router>();
   gateway::addInvokeRoutes(*router, invoker, async_queue);
-  control::FunctionsApiDeps api_deps{*store, code, pool, logs, arn};
+  control::FunctionsApiDeps api_deps{
+      *store, code, pool,
+      logs,   arn,  [&observer](const std::string& name) {
+                                       observer.functionDeleted(name); }};
+  control::addObservabilityRoutes(*router,
+                                  control::ObservabilityApiDeps{*store, observer.recordsEnabled()});
   control::addFunctionRoutes(*router, api_deps);
   control::addConcurrencyRoutes(*router, api_deps);
   control::addEventInvokeConfigRoutes(*router, api_deps);
@@ -203,8 +234,11 @@ int runServe(const ServeOptions& o) {
   };
   auto api = std::make_shared<http::Server>(
       ioc,
-      control::makeApiHandler(router, std::make_shared<control::Authenticator>(*creds),
-                              control::Health{[&ready] { return ready.load(); }}),
+      control::makeApiHandler(
+          router, std::make_shared<control::Authenticator>(*creds),
+          control::Health{[&ready] { return ready.load(); }},
+          control::MetricsEndpoint{[&observer] { return observer.renderMetrics(); }, o.metrics_auth,
+                                   [&observer](int status) { observer.httpRequest(status); }}),
       http_options);
   auto bound = api->listen(*endpoint);
   if (!bound) return fail("cannot listen", bound.error());
@@ -247,6 +281,8 @@ int runServe(const ServeOptions& o) {
              {"sandbox", launcher_setup->description}});
   ioc.run();
   for (auto& w : workers) w.join();
+  logs.setSink({});
+  observer.stop();  // writes the records and log lines still queued
   log::info(kComponent, "stopped");
   return 0;
 }

@@ -30,6 +30,14 @@ struct ServeOptions {
   int64_t async_retry_cap_ms = 300000;
   int64_t async_throttle_delay_ms = 1000;
   int async_workers = 64;
+  // Observability (README "Observability").
+  bool metrics_auth = false;   // /metrics requires authentication
+  std::string records = "on";  // on | off: invocation records and persisted logs
+  double records_retention_hours = 168;
+  int64_t records_max = 1000000;
+  double logs_retention_hours = 168;
+  int64_t logs_max_bytes = 1024LL * 1024 * 1024;
+  int retention_sweep_seconds = 60;
 };
 
 // Registers `serve` on `app`; returns the subcommand so main can tell it was chosen.

@@ -83,10 +83,53 @@ CREATE TABLE event_invoke_configs (
 ) STRICT;
 )sql";
 
+// Observability (issue 6): one row per invocation (retries included) and one per line
+// of function output. Both are pruned by age and count/size, so ids only grow and are
+// the paging and follow cursors.
+constexpr std::string_view kObservabilityV4 = R"sql(
+CREATE TABLE invocation_records (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  request_id     TEXT    NOT NULL,
+  function_name  TEXT    NOT NULL,
+  version        TEXT    NOT NULL,
+  qualifier      TEXT    NOT NULL DEFAULT '',
+  trigger_kind   TEXT    NOT NULL,
+  start_ms       INTEGER NOT NULL,
+  duration_ms    REAL    NOT NULL,
+  billed_ms      INTEGER NOT NULL,
+  init_ms        REAL    NOT NULL,
+  cold_start     INTEGER NOT NULL,
+  instance_id    TEXT    NOT NULL DEFAULT '',
+  max_memory_mb  INTEGER NOT NULL,
+  memory_size_mb INTEGER NOT NULL,
+  outcome        TEXT    NOT NULL,
+  error_type     TEXT    NOT NULL DEFAULT '',
+  attempt        INTEGER NOT NULL,
+  trace_id       TEXT    NOT NULL DEFAULT '',
+  correlation_id TEXT    NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX invocation_records_by_function ON invocation_records(function_name, id);
+CREATE INDEX invocation_records_by_request ON invocation_records(request_id);
+CREATE INDEX invocation_records_by_start ON invocation_records(start_ms);
+
+CREATE TABLE log_lines (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  timestamp_ms  INTEGER NOT NULL,
+  function_name TEXT    NOT NULL,
+  request_id    TEXT    NOT NULL DEFAULT '',
+  message       TEXT    NOT NULL,
+  bytes         INTEGER NOT NULL
+) STRICT;
+CREATE INDEX log_lines_by_function ON log_lines(function_name, id);
+CREATE INDEX log_lines_by_request ON log_lines(request_id);
+CREATE INDEX log_lines_by_time ON log_lines(timestamp_ms);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "create functions and function_versions", kFunctionsV1},
     Migration{2, "reserved concurrency per function", kReservedConcurrencyV2},
     Migration{3, "async event queue and event invoke configs", kAsyncQueueV3},
+    Migration{4, "invocation records and function log lines", kObservabilityV4},
 };
 
 constexpr std::string_view kCreateMigrationsTable = R"sql(

@@ -1,0 +1,259 @@
+// SqliteStore's observability tables: invocation records and function log lines
+// (batched appends, filtered and paged reads, retention pruning), and the async queue
+// figures the metrics scrape reads.
+#include <algorithm>
+
+#include "store/sqlite_store.h"
+
+namespace nimbus::store {
+namespace {
+
+using sqlite::Statement;
+using sqlite::Transaction;
+
+constexpr std::string_view kRecordColumns =
+    "id, request_id, function_name, version, qualifier, trigger_kind, start_ms, duration_ms,"
+    " billed_ms, init_ms, cold_start, instance_id, max_memory_mb, memory_size_mb, outcome,"
+    " error_type, attempt, trace_id, correlation_id";
+
+model::InvocationRecord readRecord(const Statement& s) {
+  model::InvocationRecord r;
+  r.id = s.columnInt64(0);
+  r.request_id = s.columnText(1);
+  r.function_name = s.columnText(2);
+  r.version = s.columnText(3);
+  r.qualifier = s.columnText(4);
+  r.trigger = s.columnText(5);
+  r.start_ms = s.columnInt64(6);
+  r.duration_ms = s.columnDouble(7);
+  r.billed_ms = s.columnInt64(8);
+  r.init_ms = s.columnDouble(9);
+  r.cold_start = s.columnInt(10) != 0;
+  r.instance_id = s.columnText(11);
+  r.max_memory_mb = s.columnInt64(12);
+  r.memory_size_mb = s.columnInt(13);
+  r.outcome = s.columnText(14);
+  r.error_type = s.columnText(15);
+  r.attempt = s.columnInt(16);
+  r.trace_id = s.columnText(17);
+  r.correlation_id = s.columnText(18);
+  return r;
+}
+
+// Appends " AND <clause>" with its value bound later, in order.
+struct Where {
+  std::string sql;
+  std::vector<std::string> texts;  // bound as ?1.. in order, then the integers
+  std::vector<int64_t> ints;
+  std::vector<bool> is_text;
+  void text(std::string_view clause, const std::string& value) {
+    sql += std::string(sql.empty() ? " WHERE " : " AND ") + std::string(clause);
+    texts.push_back(value);
+    is_text.push_back(true);
+  }
+  void integer(std::string_view clause, int64_t value) {
+    sql += std::string(sql.empty() ? " WHERE " : " AND ") + std::string(clause);
+    ints.push_back(value);
+    is_text.push_back(false);
+  }
+  void bindAll(Statement& s) const {
+    size_t t = 0, i = 0;
+    for (size_t k = 0; k < is_text.size(); ++k) {
+      if (is_text[k]) {
+        s.bind(static_cast<int>(k + 1), std::string_view(texts[t++]));
+      } else {
+        s.bind(static_cast<int>(k + 1), ints[i++]);
+      }
+    }
+  }
+};
+
+}  // namespace
+
+Result<void> SqliteStore::appendInvocationRecords(
+    const std::vector<model::InvocationRecord>& records) {
+  if (records.empty()) return {};
+  std::lock_guard lock(mutex_);
+  Result<Transaction> tx = Transaction::begin(db_);
+  if (!tx.ok()) return tx.error();
+  Result<Statement> insert = db_.prepare(
+      "INSERT INTO invocation_records (request_id, function_name, version, qualifier,"
+      " trigger_kind, start_ms, duration_ms, billed_ms, init_ms, cold_start, instance_id,"
+      " max_memory_mb, memory_size_mb, outcome, error_type, attempt, trace_id, correlation_id)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)");
+  if (!insert.ok()) return insert.error();
+  for (const model::InvocationRecord& r : records) {
+    insert->reset();
+    insert->bind(1, r.request_id)
+        .bind(2, r.function_name)
+        .bind(3, r.version)
+        .bind(4, r.qualifier)
+        .bind(5, r.trigger)
+        .bind(6, r.start_ms)
+        .bindDouble(7, r.duration_ms)
+        .bind(8, r.billed_ms)
+        .bindDouble(9, r.init_ms)
+        .bind(10, r.cold_start ? 1 : 0)
+        .bind(11, r.instance_id)
+        .bind(12, r.max_memory_mb)
+        .bind(13, r.memory_size_mb)
+        .bind(14, r.outcome)
+        .bind(15, r.error_type)
+        .bind(16, r.attempt)
+        .bind(17, r.trace_id)
+        .bind(18, r.correlation_id);
+    if (Result<void> run = insert->run(); !run.ok()) return run.error();
+  }
+  return tx->commit();
+}
+
+Result<RecordPage> SqliteStore::queryInvocationRecords(const RecordQuery& q) {
+  Where where;
+  if (!q.function_name.empty()) where.text("function_name = ?", q.function_name);
+  if (!q.outcome.empty()) where.text("outcome = ?", q.outcome);
+  if (!q.request_id.empty()) where.text("request_id = ?", q.request_id);
+  if (q.since_ms > 0) where.integer("start_ms >= ?", q.since_ms);
+  if (q.until_ms > 0) where.integer("start_ms < ?", q.until_ms);
+  if (q.before_id > 0) where.integer("id < ?", q.before_id);
+  const int limit = std::clamp(q.limit, 1, 1000);
+  // One more than asked tells whether another page exists.
+  const std::string sql = "SELECT " + std::string(kRecordColumns) + " FROM invocation_records" +
+                          where.sql + " ORDER BY id DESC LIMIT " + std::to_string(limit + 1);
+  std::lock_guard lock(mutex_);
+  Result<Statement> select = db_.prepare(sql);
+  if (!select.ok()) return select.error();
+  where.bindAll(*select);
+  RecordPage page;
+  for (;;) {
+    Result<bool> row = select->step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    if (static_cast<int>(page.records.size()) == limit) {
+      page.next_before_id = page.records.back().id;
+      break;
+    }
+    page.records.push_back(readRecord(*select));
+  }
+  return page;
+}
+
+Result<int64_t> SqliteStore::pruneInvocationRecords(int64_t older_than_ms, int64_t keep_max) {
+  std::lock_guard lock(mutex_);
+  Result<Transaction> tx = Transaction::begin(db_);
+  if (!tx.ok()) return tx.error();
+  int64_t removed = 0;
+  Result<Statement> by_age = db_.prepare("DELETE FROM invocation_records WHERE start_ms < ?1");
+  if (!by_age.ok()) return by_age.error();
+  by_age->bind(1, older_than_ms);
+  if (Result<void> r = by_age->run(); !r.ok()) return r.error();
+  removed += db_.changes();
+  if (keep_max > 0) {
+    Result<Statement> by_count = db_.prepare(
+        "DELETE FROM invocation_records WHERE id <= (SELECT id FROM invocation_records"
+        " ORDER BY id DESC LIMIT 1 OFFSET ?1)");
+    if (!by_count.ok()) return by_count.error();
+    by_count->bind(1, keep_max);
+    if (Result<void> r = by_count->run(); !r.ok()) return r.error();
+    removed += db_.changes();
+  }
+  if (Result<void> r = tx->commit(); !r.ok()) return r.error();
+  return removed;
+}
+
+Result<void> SqliteStore::appendLogLines(const std::vector<model::LogLine>& lines) {
+  if (lines.empty()) return {};
+  std::lock_guard lock(mutex_);
+  Result<Transaction> tx = Transaction::begin(db_);
+  if (!tx.ok()) return tx.error();
+  Result<Statement> insert = db_.prepare(
+      "INSERT INTO log_lines (timestamp_ms, function_name, request_id, message, bytes)"
+      " VALUES (?1, ?2, ?3, ?4, ?5)");
+  if (!insert.ok()) return insert.error();
+  for (const model::LogLine& l : lines) {
+    insert->reset();
+    insert->bind(1, l.timestamp_ms)
+        .bind(2, l.function_name)
+        .bind(3, l.request_id)
+        .bind(4, l.message)
+        .bind(5, static_cast<int64_t>(l.message.size()));
+    if (Result<void> r = insert->run(); !r.ok()) return r.error();
+  }
+  return tx->commit();
+}
+
+Result<std::vector<model::LogLine>> SqliteStore::queryLogLines(const LogQuery& q) {
+  Where where;
+  if (!q.function_name.empty()) where.text("function_name = ?", q.function_name);
+  if (!q.request_id.empty()) where.text("request_id = ?", q.request_id);
+  if (q.since_ms > 0) where.integer("timestamp_ms >= ?", q.since_ms);
+  if (q.after_id > 0) where.integer("id > ?", q.after_id);
+  const int limit = std::clamp(q.limit, 1, 10000);
+  // A follower reads forward from its cursor; a first read takes the newest lines.
+  const bool forward = q.after_id > 0;
+  std::string sql = "SELECT id, timestamp_ms, function_name, request_id, message FROM log_lines" +
+                    where.sql + (forward ? " ORDER BY id ASC" : " ORDER BY id DESC") + " LIMIT " +
+                    std::to_string(limit);
+  std::lock_guard lock(mutex_);
+  Result<Statement> select = db_.prepare(sql);
+  if (!select.ok()) return select.error();
+  where.bindAll(*select);
+  std::vector<model::LogLine> out;
+  for (;;) {
+    Result<bool> row = select->step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    out.push_back(model::LogLine{select->columnInt64(0), select->columnInt64(1),
+                                 select->columnText(2), select->columnText(3),
+                                 select->columnText(4)});
+  }
+  if (!forward) std::reverse(out.begin(), out.end());
+  return out;
+}
+
+Result<int64_t> SqliteStore::pruneLogLines(int64_t older_than_ms, int64_t max_bytes) {
+  std::lock_guard lock(mutex_);
+  Result<Transaction> tx = Transaction::begin(db_);
+  if (!tx.ok()) return tx.error();
+  int64_t removed = 0;
+  Result<Statement> by_age = db_.prepare("DELETE FROM log_lines WHERE timestamp_ms < ?1");
+  if (!by_age.ok()) return by_age.error();
+  by_age->bind(1, older_than_ms);
+  if (Result<void> r = by_age->run(); !r.ok()) return r.error();
+  removed += db_.changes();
+  if (max_bytes > 0) {
+    // The newest lines whose running total fits stay; everything older goes.
+    Result<Statement> by_size = db_.prepare(
+        "DELETE FROM log_lines WHERE id <= (SELECT id FROM (SELECT id, SUM(bytes) OVER"
+        " (ORDER BY id DESC) AS total FROM log_lines) WHERE total > ?1 ORDER BY id DESC"
+        " LIMIT 1)");
+    if (!by_size.ok()) return by_size.error();
+    by_size->bind(1, max_bytes);
+    if (Result<void> r = by_size->run(); !r.ok()) return r.error();
+    removed += db_.changes();
+  }
+  if (Result<void> r = tx->commit(); !r.ok()) return r.error();
+  return removed;
+}
+
+Result<std::vector<AsyncQueueStat>> SqliteStore::asyncQueueStats() {
+  std::lock_guard lock(mutex_);
+  Result<Statement> select = db_.prepare(
+      "SELECT function_name,"
+      " SUM(status = 'queued'), SUM(status = 'running'), SUM(status = 'dead'),"
+      " COALESCE(MIN(CASE WHEN status = 'queued' THEN received_ms END), 0)"
+      " FROM async_events WHERE status IN ('queued', 'running', 'dead') GROUP BY function_name "
+      "ORDER BY function_name");
+  if (!select.ok()) return select.error();
+  std::vector<AsyncQueueStat> out;
+  for (;;) {
+    Result<bool> row = select->step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    out.push_back(AsyncQueueStat{select->columnText(0), select->columnInt64(1),
+                                 select->columnInt64(2), select->columnInt64(3),
+                                 select->columnInt64(4)});
+  }
+  return out;
+}
+
+}  // namespace nimbus::store

@@ -1,0 +1,155 @@
+// Tests of the SQLite observability tables: record filters and paging, log tail and
+// follow cursors, pruning by age, count and size, and the async queue figures.
+#include <gtest/gtest.h>
+
+#include "store/sqlite_store.h"
+
+namespace nimbus::store {
+namespace {
+
+std::unique_ptr<SqliteStore> openMemory() {
+  auto s = SqliteStore::open(":memory:");
+  EXPECT_TRUE(s.ok());
+  return std::move(*s);
+}
+
+model::InvocationRecord rec(const std::string& fn, const std::string& id,
+                            const std::string& outcome, int64_t start) {
+  model::InvocationRecord r;
+  r.request_id = id;
+  r.function_name = fn;
+  r.version = "$LATEST";
+  r.trigger = "sync";
+  r.start_ms = start;
+  r.duration_ms = 1.5;
+  r.billed_ms = 2;
+  r.cold_start = true;
+  r.outcome = outcome;
+  r.attempt = 1;
+  r.correlation_id = "c-" + id;
+  return r;
+}
+
+TEST(SqliteObservabilityTest, RecordsRoundTripWithFiltersAndPaging) {
+  auto s = openMemory();
+  std::vector<model::InvocationRecord> batch;
+  for (int i = 0; i < 25; ++i) {
+    batch.push_back(rec(i % 2 ? "odd" : "even", "id" + std::to_string(i),
+                        i % 5 == 0 ? "timeout" : "success", 1000 + i));
+  }
+  ASSERT_TRUE(s->appendInvocationRecords(batch).ok());
+
+  RecordQuery q;
+  q.function_name = "even";
+  q.limit = 5;
+  std::vector<std::string> seen;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = s->queryInvocationRecords(q);
+    ASSERT_TRUE(page.ok()) << page.error().message;
+    for (const auto& r : page->records) seen.push_back(r.request_id);
+    if (!page->next_before_id) break;
+    q.before_id = *page->next_before_id;
+  }
+  ASSERT_EQ(seen.size(), 13u);      // 0, 2, ..., 24
+  EXPECT_EQ(seen.front(), "id24");  // newest first
+  EXPECT_EQ(seen.back(), "id0");
+
+  RecordQuery timeouts;
+  timeouts.outcome = "timeout";
+  auto t = s->queryInvocationRecords(timeouts);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->records.size(), 5u);
+  EXPECT_FALSE(t->next_before_id);
+
+  RecordQuery window;
+  window.since_ms = 1010;
+  window.until_ms = 1015;
+  auto w = s->queryInvocationRecords(window);
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(w->records.size(), 5u);
+
+  RecordQuery by_id;
+  by_id.request_id = "id7";
+  auto one = s->queryInvocationRecords(by_id);
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->records.size(), 1u);
+  const auto& r = one->records[0];
+  EXPECT_EQ(r.function_name, "odd");
+  EXPECT_EQ(r.correlation_id, "c-id7");
+  EXPECT_DOUBLE_EQ(r.duration_ms, 1.5);
+  EXPECT_TRUE(r.cold_start);
+}
+
+TEST(SqliteObservabilityTest, PruneRecordsByAgeThenCount) {
+  auto s = openMemory();
+  std::vector<model::InvocationRecord> batch;
+  for (int i = 0; i < 10; ++i) batch.push_back(rec("f", "id" + std::to_string(i), "success", i));
+  ASSERT_TRUE(s->appendInvocationRecords(batch).ok());
+  auto gone = s->pruneInvocationRecords(3, 4);  // 0,1,2 by age; then keep the newest 4
+  ASSERT_TRUE(gone.ok()) << gone.error().message;
+  EXPECT_EQ(*gone, 6);
+  RecordQuery all;
+  auto left = s->queryInvocationRecords(all);
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->records.size(), 4u);
+  EXPECT_EQ(left->records.back().request_id, "id6");
+}
+
+TEST(SqliteObservabilityTest, LogTailFollowAndPruneBySize) {
+  auto s = openMemory();
+  std::vector<model::LogLine> lines;
+  for (int i = 0; i < 10; ++i) {
+    lines.push_back(model::LogLine{0, 100 + i, i < 5 ? "a" : "b", "r" + std::to_string(i % 3),
+                                   std::string(10, static_cast<char>('0' + i))});
+  }
+  ASSERT_TRUE(s->appendLogLines(lines).ok());
+  auto tail = s->queryLogLines(LogQuery{"a", "", 0, 0, 2});
+  ASSERT_TRUE(tail.ok());
+  ASSERT_EQ(tail->size(), 2u);  // the newest two, oldest first
+  EXPECT_EQ((*tail)[0].message, std::string(10, '3'));
+  EXPECT_EQ((*tail)[1].message, std::string(10, '4'));
+  auto follow = s->queryLogLines(LogQuery{"", "", 0, (*tail)[1].id, 100});
+  ASSERT_TRUE(follow.ok());
+  ASSERT_EQ(follow->size(), 5u);  // the b lines after the cursor
+  EXPECT_EQ(follow->front().function_name, "b");
+  auto by_request = s->queryLogLines(LogQuery{"", "r0", 0, 0, 100});
+  ASSERT_TRUE(by_request.ok());
+  EXPECT_EQ(by_request->size(), 4u);  // 0, 3, 6, 9
+  auto since = s->queryLogLines(LogQuery{"", "", 108, 0, 100});
+  ASSERT_TRUE(since.ok());
+  EXPECT_EQ(since->size(), 2u);
+
+  auto gone = s->pruneLogLines(101, 35);  // line 0 by age; then keep 30 bytes: lines 7-9
+  ASSERT_TRUE(gone.ok()) << gone.error().message;
+  EXPECT_EQ(*gone, 7);
+  auto left = s->queryLogLines(LogQuery{"", "", 0, 0, 100});
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 3u);
+  EXPECT_EQ(left->front().message, std::string(10, '7'));
+}
+
+TEST(SqliteObservabilityTest, AsyncQueueStats) {
+  auto s = openMemory();
+  std::vector<AsyncEvent> events;
+  for (int i = 0; i < 4; ++i) {
+    AsyncEvent e;
+    e.request_id = "e" + std::to_string(i);
+    e.function_name = "q";
+    e.payload = "{}";
+    e.received_ms = 1000 + i;
+    e.next_attempt_ms = 0;
+    events.push_back(e);
+  }
+  ASSERT_TRUE(s->enqueueEvents(events).ok());
+  ASSERT_TRUE(s->finishEvent("e0", 3, "dead", "x").ok());
+  ASSERT_TRUE(s->finishEvent("e1", 1, "done", "").ok());
+  auto stats = s->asyncQueueStats();
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  ASSERT_EQ(stats->size(), 1u);
+  EXPECT_EQ((*stats)[0].queued, 2);
+  EXPECT_EQ((*stats)[0].dead, 1);
+  EXPECT_EQ((*stats)[0].oldest_queued_ms, 1002);
+}
+
+}  // namespace
+}  // namespace nimbus::store
