@@ -667,6 +667,88 @@ class Bench:
                 log(f"{target}: {live} instances after the throughput runs")
                 self.retire(self.echo_fn[target])
 
+    def start_side_nimbus(self, extra_args):
+        """A second `nimbus serve` (own data folder and port, same CPU) for A/B figures."""
+        port = free_port()
+        data = os.path.join(self.tmp, "data-" + uuid.uuid4().hex[:8])
+        env = dict(os.environ, NIMBUS_ROOT_ACCESS_KEY_ID=self.key,
+                   NIMBUS_ROOT_SECRET_ACCESS_KEY=self.secret)
+        for k in ("NIMBUS_DATA", "NIMBUS_LISTEN", "NIMBUS_KEEP_ALIVE_SECONDS"):
+            env.pop(k, None)
+        cmd = [self.cfg.nimbus_bin, "serve", "--listen", f"127.0.0.1:{port}", "--data", data,
+               "--log-level", "warn", "--memory-budget-mb", str(max(1, 160 * self.cfg.memory_mb))]
+        if self.cfg.runtimes_dir:
+            cmd += ["--runtimes", self.cfg.runtimes_dir]
+        if self.cfg.sandbox:
+            cmd += ["--sandbox", self.cfg.sandbox]
+        proc = subprocess.Popen(cmd + list(extra_args), env=env,
+                                preexec_fn=pin(self.cfg.server_cpu),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_http(port, "/healthz", 20, method="GET")
+        return proc, port, Api(port, self.auth)
+
+    def phase_observability(self):
+        """Warm invoke throughput of the provided echo function with observability in
+        full (the main server: metrics, invocation records, persisted logs) against a
+        second server with --records off (metrics only), alternating runs in one go."""
+        c, res = self.cfg, self.res
+        help_text = subprocess.run([c.nimbus_bin, "serve", "--help"], capture_output=True,
+                                   text=True, timeout=10).stdout
+        if "--records" not in help_text:
+            res.finding("observability phase skipped: this nimbus has no --records flag")
+            return
+        if not self.nimbus_alive("observability"):
+            return
+        proc, port, api = self.start_side_nimbus(["--records", "off"])
+        try:
+            fn = self.echo_fn["provided"]
+            body = {"FunctionName": fn, "Runtime": "provided", "Handler": "echo",
+                    "Role": "arn:aws:iam::000000000000:role/bench", "MemorySize": c.memory_mb,
+                    "Timeout": 10,
+                    "Code": {"ZipFile": zip_dir([("bootstrap", c.provided_bootstrap, True)])}}
+            st, _, data = api.request("POST", "/2015-03-31/functions", body)
+            if st != 201:
+                raise RuntimeError(f"CreateFunction on the records-off server: {st} {data[:200]!r}")
+            urls = {"on": f"http://127.0.0.1:{self.port}/2015-03-31/functions/{fn}/invocations",
+                    "off": f"http://127.0.0.1:{port}/2015-03-31/functions/{fn}/invocations"}
+            log(f"observability: records on vs off, {c.runs} x {c.wrk_s} s alternating runs "
+                f"at c=1 and c=16")
+            for conc in (1, 16):
+                for side in ("on", "off"):  # warm both: instances started, caches hot
+                    for _ in range(2):
+                        run_wrk(c, urls[side], conc, c.warmup_s, self.auth)
+                samples = {"on": [], "off": []}
+                for i in range(c.runs):
+                    order = ("on", "off") if i % 2 == 0 else ("off", "on")
+                    for side in order:
+                        r = run_wrk(c, urls[side], conc, c.wrk_s, self.auth)
+                        self.wrk_errors(f"observability records={side} c={conc}", r)
+                        res.raw_record(phase="observability", records=side, concurrency=conc,
+                                       wrk=r)
+                        samples[side].append(r)
+                figs = {}
+                for side in ("on", "off"):
+                    figs[side] = res.add("observability", "provided", f"rps_c{conc}_records_{side}",
+                                         [r["rps"] for r in samples[side]], "req/s",
+                                         concurrency=conc, duration_s=c.wrk_s)["value"]
+                    res.add("observability", "provided", f"latency_p50_c{conc}_records_{side}",
+                            [r["latency_us"]["p50"] / 1000 for r in samples[side]], "ms",
+                            concurrency=conc)
+                if figs["on"] and figs["off"]:
+                    cost = (1 - figs["on"] / figs["off"]) * 100
+                    res.add("observability", "provided", f"overhead_pct_c{conc}", [cost], "%",
+                            concurrency=conc)
+                    res.finding(f"observability cost at c={conc}: {figs['on']:.0f} req/s with "
+                                f"records and logs kept vs {figs['off']:.0f} req/s with "
+                                f"--records off ({cost:+.1f} %)")
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
     def phase_scale(self):
         c, res = self.cfg, self.res
         log(f"scale from 0 to {c.scale} busy instances: {c.runs} runs per runtime")
@@ -781,6 +863,8 @@ class Bench:
                 self.phase_throughput()
             if "scale" in phases:
                 self.phase_scale()
+            if "observability" in phases:
+                self.phase_observability()
         except Exception as e:  # report what we have
             self.res.finding(f"benchmark aborted: {type(e).__name__}: {e}")
             import traceback
@@ -1022,7 +1106,7 @@ def main():
     ap.add_argument("--memory-mb", type=int, default=1769,
                     help="MemorySize of the functions (1769: a whole CPU's quota, as in Lambda)")
     ap.add_argument("--sandbox", default="", help="passed to nimbus serve --sandbox when set")
-    ap.add_argument("--phases", default="cold,memory,throughput,scale")
+    ap.add_argument("--phases", default="cold,memory,throughput,scale,observability")
     cfg = ap.parse_args()
     cfg.profile = "quick" if cfg.quick else "full"
     runs_override = cfg.runs

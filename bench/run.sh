@@ -8,7 +8,8 @@
 #                  (default: bench/results/<timestamp>/, git-ignored)
 #   --runs N       repetitions per figure (overrides the profile)
 #   --no-pin       do not pin the servers and the load generator to separate CPUs
-#   --phases LIST  comma-separated subset of cold,memory,throughput,scale
+#   --phases LIST  comma-separated subset of cold,memory,throughput,scale,observability
+#                  (observability: warm throughput with records on vs --records off)
 #   --memory-mb MB MemorySize of the benchmark functions (default 1769: one whole CPU's
 #                  quota in the sandbox, as in Lambda; 128 shows the CPU-throttled case)
 #   --sandbox MODE passed to nimbus serve --sandbox (default: nimbus's own default)
@@ -29,7 +30,7 @@ while [ $# -gt 0 ]; do
     --out=*) out=${1#--out=}; shift ;;
     --quick|--no-pin) args+=("$1"); shift ;;
     --runs|--phases|--memory-mb|--sandbox) args+=("$1" "$2"); shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
