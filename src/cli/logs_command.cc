@@ -47,6 +47,10 @@ Result<LogPage> parseLogPage(std::string_view body) {
   }
   if (const json::value* next = object.if_contains("next_since")) page.next_since = asInt64(*next);
   if (const json::value* next = object.if_contains("next_after")) page.next_after = asInt64(*next);
+  if (const json::value* enabled = object.if_contains("records_enabled");
+      enabled && enabled->is_bool()) {
+    page.stored = enabled->get_bool();
+  }
   return page;
 }
 
@@ -77,23 +81,34 @@ int runLogs(const CommonOptions& common, const LogsOptions& options) {
                      "&limit=" + std::to_string(options.limit);
   if (options.request_id) base += "&request_id=" + percentEncode(*options.request_id);
   if (options.since) base += "&since=" + percentEncode(*options.since);
-  std::optional<int64_t> after;
+  // A server that keeps no logs (--records off) still has the recent lines in memory,
+  // behind the older per-function endpoint and its own cursor.
+  bool in_memory = false;
+  int64_t cursor = 0;  // 0: none yet
   while (true) {
     std::string target = base;
-    if (after && *after > 0) target += "&after=" + std::to_string(*after);
+    if (cursor > 0) target += (in_memory ? "&since=" : "&after=") + std::to_string(cursor);
     auto response = client->send("GET", target);
     if (!response.ok()) return reportError(response.error());
     if (!response->ok()) return reportApiError(*response);
     auto page = parseLogPage(response->body);
     if (!page.ok()) return reportError(page.error());
+    if (!page->stored && !in_memory) {
+      in_memory = true;
+      base = "/v1/functions/" + percentEncode(options.name) +
+             "/logs?limit=" + std::to_string(options.limit);
+      cursor = 0;
+      continue;
+    }
     for (const std::string& line : page->messages) std::cout << line << "\n";
     std::cout.flush();
-    if (page->next_after) after = page->next_after;
+    std::optional<int64_t> next = in_memory ? page->next_since : page->next_after;
+    if (next) cursor = *next;
     if (!options.follow) return kExitOk;
     // A full page means more lines are waiting: fetch them now rather than falling
     // further behind a busy function.
     bool full = page->messages.size() >= static_cast<size_t>(options.limit);
-    if (!full || !page->next_after) std::this_thread::sleep_for(kPollInterval);
+    if (!full || !next) std::this_thread::sleep_for(kPollInterval);
   }
 }
 

@@ -99,6 +99,7 @@ struct LogPage {
   std::vector<std::string> messages;
   std::optional<int64_t> next_since;
   std::optional<int64_t> next_after;
+  bool stored = true;  // false: the server keeps no logs (--records off)
 };
 Result<LogPage> parseLogPage(std::string_view body);
 

@@ -16,7 +16,7 @@ Observer::Observer(store::Store& store, ObserverOptions options)
         return store_.appendInvocationRecords(batch);
       });
   logs_ = std::make_unique<BatchWriter<model::LogLine>>(
-      BatchWriterOptions{"log_lines", options_.log_queue, 4096, options_.flush_interval},
+      BatchWriterOptions{"log_lines", options_.log_queue, 1024, options_.flush_interval},
       [this](const std::vector<model::LogLine>& batch) { return store_.appendLogLines(batch); });
   sweeper_ = std::thread([this] { sweepLoop(); });
 }

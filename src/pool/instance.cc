@@ -299,8 +299,16 @@ asio::awaitable<void> Instance::watchExit() {
   process_->kill();  // whatever the leader left behind in its group
   channel_->close();
   endpoint_->stop();
+  std::string request_id;  // the invocation it died in, if any
+  {
+    std::lock_guard lock(mutex_);
+    request_id = current_request_id_;
+  }
   log::info("pool", "instance exited",
-            {{"function", config_.name}, {"instance", id_}, {"status", exitDescription()}});
+            {{"function", config_.name},
+             {"instance", id_},
+             {"status", exitDescription()},
+             {"request_id", request_id}});
 }
 
 std::string Instance::exitDescription() const {
