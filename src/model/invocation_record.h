@@ -39,11 +39,25 @@ struct InvocationRecord {
 };
 
 struct LogLine {
-  int64_t id = 0;  // assigned by the store; strictly increasing, a follower's cursor
+  // Assigned by the store; strictly increasing, a follower's cursor: the id of the
+  // line's chunk times 2^16 plus its index in the chunk.
+  int64_t id = 0;
   int64_t timestamp_ms = 0;
   std::string function_name;
   std::string request_id;  // empty for output outside any invocation (init)
   std::string message;
 };
+
+// Consecutive lines of one invocation's log, stored as one row: an invocation that
+// prints little costs one row, not one per line (START/END/REPORT included).
+struct LogChunk {
+  int64_t id = 0;            // assigned by the store
+  int64_t timestamp_ms = 0;  // of the first line
+  std::string function_name;
+  std::string request_id;
+  std::string text;  // the lines, joined by '\n'
+  int line_count = 0;
+};
+inline constexpr int kMaxLinesPerChunk = 65535;  // line index fits the cursor's low 16 bits
 
 }  // namespace nimbus::model

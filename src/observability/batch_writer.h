@@ -5,6 +5,8 @@
 // invocations. Thread-safe.
 #pragma once
 
+#include <pthread.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -35,7 +37,11 @@ class BatchWriter {
   BatchWriter(BatchWriterOptions options, Flush flush)
       : options_(std::move(options)), flush_(std::move(flush)) {
     queue_.reserve(std::min<size_t>(options_.capacity, 1024));
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+      const std::string thread_name = ("obs-" + options_.name).substr(0, 15);
+      ::pthread_setname_np(::pthread_self(), thread_name.c_str());
+      run();
+    });
   }
   ~BatchWriter() { stop(); }
   BatchWriter(const BatchWriter&) = delete;

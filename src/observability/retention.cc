@@ -17,7 +17,7 @@ Result<SweepResult> sweepOnce(store::Store& store, const RetentionPolicy& policy
   result.records_deleted = *records;
   auto lines = store.pruneLogLines(cutoff(now_ms, policy.logs_hours), policy.logs_max_bytes);
   if (!lines) return lines.error();
-  result.log_lines_deleted = *lines;
+  result.log_chunks_deleted = *lines;
   return result;
 }
 

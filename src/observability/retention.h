@@ -19,7 +19,7 @@ struct RetentionPolicy {
 
 struct SweepResult {
   int64_t records_deleted = 0;
-  int64_t log_lines_deleted = 0;
+  int64_t log_chunks_deleted = 0;
 };
 
 Result<SweepResult> sweepOnce(store::Store& store, const RetentionPolicy& policy, int64_t now_ms);

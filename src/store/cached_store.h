@@ -56,8 +56,8 @@ class CachedStore : public Store {
   Result<int64_t> pruneInvocationRecords(int64_t older_than_ms, int64_t keep_max) override {
     return inner_->pruneInvocationRecords(older_than_ms, keep_max);
   }
-  Result<void> appendLogLines(const std::vector<model::LogLine>& lines) override {
-    return inner_->appendLogLines(lines);
+  Result<void> appendLogChunks(const std::vector<model::LogChunk>& chunks) override {
+    return inner_->appendLogChunks(chunks);
   }
   Result<std::vector<model::LogLine>> queryLogLines(const LogQuery& query) override {
     return inner_->queryLogLines(query);

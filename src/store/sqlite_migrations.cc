@@ -83,7 +83,7 @@ CREATE TABLE event_invoke_configs (
 ) STRICT;
 )sql";
 
-// Observability (issue 6): one row per invocation (retries included) and one per line
+// Observability (issue 6): one row per invocation (retries included) and one per chunk
 // of function output. Both are pruned by age and count/size, so ids only grow and are
 // the paging and follow cursors.
 constexpr std::string_view kObservabilityV4 = R"sql(
@@ -106,23 +106,29 @@ CREATE TABLE invocation_records (
   error_type     TEXT    NOT NULL DEFAULT '',
   attempt        INTEGER NOT NULL,
   trace_id       TEXT    NOT NULL DEFAULT '',
-  correlation_id TEXT    NOT NULL DEFAULT ''
+  correlation_id TEXT    NOT NULL DEFAULT '',
+  request_key    INTEGER NOT NULL
 ) STRICT;
+-- Two indexes only: every index costs each invocation a B-tree insert. Request ids are
+-- found through request_key (a 64-bit hash of the id: a small integer key instead of a
+-- random 36-byte one); age pruning walks from the oldest id instead of a time index.
 CREATE INDEX invocation_records_by_function ON invocation_records(function_name, id);
-CREATE INDEX invocation_records_by_request ON invocation_records(request_id);
-CREATE INDEX invocation_records_by_start ON invocation_records(start_ms);
+CREATE INDEX invocation_records_by_request ON invocation_records(request_key);
 
-CREATE TABLE log_lines (
+-- Function output: one row per run of consecutive lines of one invocation (usually
+-- the whole invocation: START, output, END, REPORT), text joined by newlines.
+CREATE TABLE log_chunks (
   id            INTEGER PRIMARY KEY AUTOINCREMENT,
   timestamp_ms  INTEGER NOT NULL,
   function_name TEXT    NOT NULL,
   request_id    TEXT    NOT NULL DEFAULT '',
-  message       TEXT    NOT NULL,
-  bytes         INTEGER NOT NULL
+  text          TEXT    NOT NULL,
+  line_count    INTEGER NOT NULL,
+  bytes         INTEGER NOT NULL,
+  request_key   INTEGER NOT NULL
 ) STRICT;
-CREATE INDEX log_lines_by_function ON log_lines(function_name, id);
-CREATE INDEX log_lines_by_request ON log_lines(request_id);
-CREATE INDEX log_lines_by_time ON log_lines(timestamp_ms);
+CREATE INDEX log_chunks_by_function ON log_chunks(function_name, id);
+CREATE INDEX log_chunks_by_request ON log_chunks(request_key);
 )sql";
 
 constexpr std::array kMigrations = {

@@ -68,6 +68,16 @@ struct Where {
   }
 };
 
+// FNV-1a: the indexed stand-in of a request id (collisions only cost a row compare).
+int64_t requestKey(std::string_view request_id) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : request_id) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return static_cast<int64_t>(h);
+}
+
 }  // namespace
 
 Result<void> SqliteStore::appendInvocationRecords(
@@ -79,8 +89,9 @@ Result<void> SqliteStore::appendInvocationRecords(
   Result<Statement> insert = db_.prepare(
       "INSERT INTO invocation_records (request_id, function_name, version, qualifier,"
       " trigger_kind, start_ms, duration_ms, billed_ms, init_ms, cold_start, instance_id,"
-      " max_memory_mb, memory_size_mb, outcome, error_type, attempt, trace_id, correlation_id)"
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)");
+      " max_memory_mb, memory_size_mb, outcome, error_type, attempt, trace_id, correlation_id,"
+      " request_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+      " ?16, ?17, ?18, ?19)");
   if (!insert.ok()) return insert.error();
   for (const model::InvocationRecord& r : records) {
     insert->reset();
@@ -101,7 +112,8 @@ Result<void> SqliteStore::appendInvocationRecords(
         .bind(15, r.error_type)
         .bind(16, r.attempt)
         .bind(17, r.trace_id)
-        .bind(18, r.correlation_id);
+        .bind(18, r.correlation_id)
+        .bind(19, requestKey(r.request_id));
     if (Result<void> run = insert->run(); !run.ok()) return run.error();
   }
   return tx->commit();
@@ -111,7 +123,10 @@ Result<RecordPage> SqliteStore::queryInvocationRecords(const RecordQuery& q) {
   Where where;
   if (!q.function_name.empty()) where.text("function_name = ?", q.function_name);
   if (!q.outcome.empty()) where.text("outcome = ?", q.outcome);
-  if (!q.request_id.empty()) where.text("request_id = ?", q.request_id);
+  if (!q.request_id.empty()) {
+    where.integer("request_key = ?", requestKey(q.request_id));
+    where.text("request_id = ?", q.request_id);
+  }
   if (q.since_ms > 0) where.integer("start_ms >= ?", q.since_ms);
   if (q.until_ms > 0) where.integer("start_ms < ?", q.until_ms);
   if (q.before_id > 0) where.integer("id < ?", q.before_id);
@@ -142,7 +157,13 @@ Result<int64_t> SqliteStore::pruneInvocationRecords(int64_t older_than_ms, int64
   Result<Transaction> tx = Transaction::begin(db_);
   if (!tx.ok()) return tx.error();
   int64_t removed = 0;
-  Result<Statement> by_age = db_.prepare("DELETE FROM invocation_records WHERE start_ms < ?1");
+  // No time index: walk from the oldest id to the first record young enough, and delete
+  // what came before it (records are written as invocations end, so start times only
+  // roughly follow ids: a long invocation may keep a few older neighbours a little).
+  Result<Statement> by_age = db_.prepare(
+      "DELETE FROM invocation_records WHERE id < COALESCE((SELECT id FROM invocation_records"
+      " WHERE start_ms >= ?1 ORDER BY id LIMIT 1), (SELECT MAX(id) + 1 FROM"
+      " invocation_records))");
   if (!by_age.ok()) return by_age.error();
   by_age->bind(1, older_than_ms);
   if (Result<void> r = by_age->run(); !r.ok()) return r.error();
@@ -160,53 +181,91 @@ Result<int64_t> SqliteStore::pruneInvocationRecords(int64_t older_than_ms, int64
   return removed;
 }
 
-Result<void> SqliteStore::appendLogLines(const std::vector<model::LogLine>& lines) {
-  if (lines.empty()) return {};
+Result<void> SqliteStore::appendLogChunks(const std::vector<model::LogChunk>& chunks) {
+  if (chunks.empty()) return {};
   std::lock_guard lock(mutex_);
   Result<Transaction> tx = Transaction::begin(db_);
   if (!tx.ok()) return tx.error();
   Result<Statement> insert = db_.prepare(
-      "INSERT INTO log_lines (timestamp_ms, function_name, request_id, message, bytes)"
-      " VALUES (?1, ?2, ?3, ?4, ?5)");
+      "INSERT INTO log_chunks (timestamp_ms, function_name, request_id, text, line_count, bytes,"
+      " request_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   if (!insert.ok()) return insert.error();
-  for (const model::LogLine& l : lines) {
+  for (const model::LogChunk& c : chunks) {
     insert->reset();
-    insert->bind(1, l.timestamp_ms)
-        .bind(2, l.function_name)
-        .bind(3, l.request_id)
-        .bind(4, l.message)
-        .bind(5, static_cast<int64_t>(l.message.size()));
+    insert->bind(1, c.timestamp_ms)
+        .bind(2, c.function_name)
+        .bind(3, c.request_id)
+        .bind(4, c.text)
+        .bind(5, c.line_count)
+        .bind(6, static_cast<int64_t>(c.text.size()))
+        .bind(7, requestKey(c.request_id));
     if (Result<void> r = insert->run(); !r.ok()) return r.error();
   }
   return tx->commit();
 }
 
+namespace {
+
+constexpr int kLineBits = 16;  // LogLine id = chunk id << 16 | line index
+
+// Splits a chunk into its lines, from line index `first` on.
+void appendLines(const model::LogChunk& c, int first, std::vector<model::LogLine>& out) {
+  size_t start = 0;
+  for (int index = 0; start <= c.text.size(); ++index) {
+    size_t end = c.text.find('\n', start);
+    if (end == std::string::npos) end = c.text.size();
+    if (index >= first) {
+      out.push_back(model::LogLine{(c.id << kLineBits) | index, c.timestamp_ms, c.function_name,
+                                   c.request_id, c.text.substr(start, end - start)});
+    }
+    start = end + 1;
+  }
+}
+
+}  // namespace
+
 Result<std::vector<model::LogLine>> SqliteStore::queryLogLines(const LogQuery& q) {
+  const int limit = std::clamp(q.limit, 1, 10000);
+  const bool forward = q.after_id > 0;  // a follower reads on from its cursor
+  const int64_t after_chunk = q.after_id >> kLineBits;
+  const int after_line = static_cast<int>(q.after_id & ((1 << kLineBits) - 1));
   Where where;
   if (!q.function_name.empty()) where.text("function_name = ?", q.function_name);
-  if (!q.request_id.empty()) where.text("request_id = ?", q.request_id);
+  if (!q.request_id.empty()) {
+    where.integer("request_key = ?", requestKey(q.request_id));
+    where.text("request_id = ?", q.request_id);
+  }
   if (q.since_ms > 0) where.integer("timestamp_ms >= ?", q.since_ms);
-  if (q.after_id > 0) where.integer("id > ?", q.after_id);
-  const int limit = std::clamp(q.limit, 1, 10000);
-  // A follower reads forward from its cursor; a first read takes the newest lines.
-  const bool forward = q.after_id > 0;
-  std::string sql = "SELECT id, timestamp_ms, function_name, request_id, message FROM log_lines" +
-                    where.sql + (forward ? " ORDER BY id ASC" : " ORDER BY id DESC") + " LIMIT " +
-                    std::to_string(limit);
+  if (forward) where.integer("id >= ?", after_chunk);
+  const std::string sql =
+      "SELECT id, timestamp_ms, function_name, request_id, text, line_count FROM log_chunks" +
+      where.sql + (forward ? " ORDER BY id ASC" : " ORDER BY id DESC");
   std::lock_guard lock(mutex_);
   Result<Statement> select = db_.prepare(sql);
   if (!select.ok()) return select.error();
   where.bindAll(*select);
-  std::vector<model::LogLine> out;
-  for (;;) {
+  // Chunks are read until they hold `limit` lines; the surplus is trimmed below.
+  std::vector<model::LogChunk> chunks;
+  int lines = 0;
+  while (lines < limit + (forward ? after_line + 1 : 0)) {
     Result<bool> row = select->step();
     if (!row.ok()) return row.error();
     if (!*row) break;
-    out.push_back(model::LogLine{select->columnInt64(0), select->columnInt64(1),
-                                 select->columnText(2), select->columnText(3),
-                                 select->columnText(4)});
+    chunks.push_back(model::LogChunk{select->columnInt64(0), select->columnInt64(1),
+                                     select->columnText(2), select->columnText(3),
+                                     select->columnText(4), select->columnInt(5)});
+    lines += chunks.back().line_count;
   }
-  if (!forward) std::reverse(out.begin(), out.end());
+  std::vector<model::LogLine> out;
+  if (forward) {
+    for (const auto& c : chunks) appendLines(c, c.id == after_chunk ? after_line + 1 : 0, out);
+    if (out.size() > static_cast<size_t>(limit)) out.resize(static_cast<size_t>(limit));
+  } else {
+    for (auto it = chunks.rbegin(); it != chunks.rend(); ++it) appendLines(*it, 0, out);
+    if (out.size() > static_cast<size_t>(limit)) {
+      out.erase(out.begin(), out.end() - limit);  // a tail: the newest lines
+    }
+  }
   return out;
 }
 
@@ -215,16 +274,18 @@ Result<int64_t> SqliteStore::pruneLogLines(int64_t older_than_ms, int64_t max_by
   Result<Transaction> tx = Transaction::begin(db_);
   if (!tx.ok()) return tx.error();
   int64_t removed = 0;
-  Result<Statement> by_age = db_.prepare("DELETE FROM log_lines WHERE timestamp_ms < ?1");
+  Result<Statement> by_age = db_.prepare(
+      "DELETE FROM log_chunks WHERE id < COALESCE((SELECT id FROM log_chunks WHERE"
+      " timestamp_ms >= ?1 ORDER BY id LIMIT 1), (SELECT MAX(id) + 1 FROM log_chunks))");
   if (!by_age.ok()) return by_age.error();
   by_age->bind(1, older_than_ms);
   if (Result<void> r = by_age->run(); !r.ok()) return r.error();
   removed += db_.changes();
   if (max_bytes > 0) {
-    // The newest lines whose running total fits stay; everything older goes.
+    // The newest chunks whose running total fits stay; everything older goes.
     Result<Statement> by_size = db_.prepare(
-        "DELETE FROM log_lines WHERE id <= (SELECT id FROM (SELECT id, SUM(bytes) OVER"
-        " (ORDER BY id DESC) AS total FROM log_lines) WHERE total > ?1 ORDER BY id DESC"
+        "DELETE FROM log_chunks WHERE id <= (SELECT id FROM (SELECT id, SUM(bytes) OVER"
+        " (ORDER BY id DESC) AS total FROM log_chunks) WHERE total > ?1 ORDER BY id DESC"
         " LIMIT 1)");
     if (!by_size.ok()) return by_size.error();
     by_size->bind(1, max_bytes);

@@ -95,37 +95,61 @@ TEST(SqliteObservabilityTest, PruneRecordsByAgeThenCount) {
   EXPECT_EQ(left->records.back().request_id, "id6");
 }
 
-TEST(SqliteObservabilityTest, LogTailFollowAndPruneBySize) {
-  auto s = openMemory();
-  std::vector<model::LogLine> lines;
-  for (int i = 0; i < 10; ++i) {
-    lines.push_back(model::LogLine{0, 100 + i, i < 5 ? "a" : "b", "r" + std::to_string(i % 3),
-                                   std::string(10, static_cast<char>('0' + i))});
-  }
-  ASSERT_TRUE(s->appendLogLines(lines).ok());
-  auto tail = s->queryLogLines(LogQuery{"a", "", 0, 0, 2});
-  ASSERT_TRUE(tail.ok());
-  ASSERT_EQ(tail->size(), 2u);  // the newest two, oldest first
-  EXPECT_EQ((*tail)[0].message, std::string(10, '3'));
-  EXPECT_EQ((*tail)[1].message, std::string(10, '4'));
-  auto follow = s->queryLogLines(LogQuery{"", "", 0, (*tail)[1].id, 100});
-  ASSERT_TRUE(follow.ok());
-  ASSERT_EQ(follow->size(), 5u);  // the b lines after the cursor
-  EXPECT_EQ(follow->front().function_name, "b");
-  auto by_request = s->queryLogLines(LogQuery{"", "r0", 0, 0, 100});
-  ASSERT_TRUE(by_request.ok());
-  EXPECT_EQ(by_request->size(), 4u);  // 0, 3, 6, 9
-  auto since = s->queryLogLines(LogQuery{"", "", 108, 0, 100});
-  ASSERT_TRUE(since.ok());
-  EXPECT_EQ(since->size(), 2u);
+model::LogChunk chunk(const std::string& fn, const std::string& rid, int64_t ts,
+                      std::vector<std::string> lines) {
+  model::LogChunk c{0, ts, fn, rid, "", static_cast<int>(lines.size())};
+  for (size_t i = 0; i < lines.size(); ++i) c.text += (i ? "\n" : "") + lines[i];
+  return c;
+}
 
-  auto gone = s->pruneLogLines(101, 35);  // line 0 by age; then keep 30 bytes: lines 7-9
+TEST(SqliteObservabilityTest, LogTailFollowFiltersAndPruneBySize) {
+  auto s = openMemory();
+  // a: lines a0..a4 in chunks of 2, 2, 1; b: b0..b4 in one chunk.
+  ASSERT_TRUE(
+      s->appendLogChunks({chunk("a", "r1", 100, {"a0", "a1"}), chunk("a", "r2", 101, {"a2", "a3"}),
+                          chunk("a", "r1", 102, {"a4"}),
+                          chunk("b", "r3", 103, {"b0", "b1", "", "b3", "b4"})})
+          .ok());
+  auto tail = s->queryLogLines(LogQuery{"a", "", 0, 0, 3});
+  ASSERT_TRUE(tail.ok()) << tail.error().message;
+  std::vector<std::string> got;
+  for (const auto& l : *tail) got.push_back(l.message);
+  EXPECT_EQ(got, (std::vector<std::string>{"a2", "a3", "a4"}));  // the newest, oldest first
+
+  // Following from the middle of a chunk, a page of 3 at a time, misses and repeats nothing.
+  std::vector<std::string> followed;
+  int64_t cursor = (*tail)[0].id;  // after a2
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = s->queryLogLines(LogQuery{"", "", 0, cursor, 3});
+    ASSERT_TRUE(page.ok());
+    if (page->empty()) break;
+    EXPECT_LE(page->size(), 3u);
+    for (const auto& l : *page) {
+      EXPECT_GT(l.id, cursor);
+      followed.push_back(l.message);
+      cursor = l.id;
+    }
+  }
+  EXPECT_EQ(followed, (std::vector<std::string>{"a3", "a4", "b0", "b1", "", "b3", "b4"}));
+
+  auto by_request = s->queryLogLines(LogQuery{"", "r1", 0, 0, 100});
+  ASSERT_TRUE(by_request.ok());
+  ASSERT_EQ(by_request->size(), 3u);
+  EXPECT_EQ(by_request->back().message, "a4");
+  EXPECT_EQ(by_request->back().request_id, "r1");
+  auto since = s->queryLogLines(LogQuery{"", "", 102, 0, 100});
+  ASSERT_TRUE(since.ok());
+  EXPECT_EQ(since->size(), 6u);
+
+  // Chunk 1 goes by age; then at most 13 bytes: chunk 4 (12 bytes) fits, chunk 3 would
+  // make 14, so it and everything older go.
+  auto gone = s->pruneLogLines(101, 13);
   ASSERT_TRUE(gone.ok()) << gone.error().message;
-  EXPECT_EQ(*gone, 7);
+  EXPECT_EQ(*gone, 3);
   auto left = s->queryLogLines(LogQuery{"", "", 0, 0, 100});
   ASSERT_TRUE(left.ok());
-  ASSERT_EQ(left->size(), 3u);
-  EXPECT_EQ(left->front().message, std::string(10, '7'));
+  ASSERT_EQ(left->size(), 5u);
+  EXPECT_EQ(left->front().message, "b0");
 }
 
 TEST(SqliteObservabilityTest, AsyncQueueStats) {

@@ -58,7 +58,7 @@ class SqliteStore : public Store {
       const std::vector<model::InvocationRecord>& records) override;
   Result<RecordPage> queryInvocationRecords(const RecordQuery& query) override;
   Result<int64_t> pruneInvocationRecords(int64_t older_than_ms, int64_t keep_max) override;
-  Result<void> appendLogLines(const std::vector<model::LogLine>& lines) override;
+  Result<void> appendLogChunks(const std::vector<model::LogChunk>& chunks) override;
   Result<std::vector<model::LogLine>> queryLogLines(const LogQuery& query) override;
   Result<int64_t> pruneLogLines(int64_t older_than_ms, int64_t max_bytes) override;
   Result<std::vector<AsyncQueueStat>> asyncQueueStats() override;

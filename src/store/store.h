@@ -62,8 +62,9 @@ struct RecordPage {
   std::optional<int64_t> next_before_id;         // present when more may remain
 };
 
-// Filters of GET /v1/logs. With after_id, the lines after that cursor, oldest first (a
-// follower); without, the newest `limit` matching lines, oldest first (a tail).
+// Filters of GET /v1/logs. With after_id (a LogLine id), the lines after that cursor,
+// oldest first (a follower); without, the newest `limit` matching lines, oldest first
+// (a tail). since_ms applies to chunks (the time of their first line).
 struct LogQuery {
   std::string function_name;
   std::string request_id;
@@ -149,14 +150,14 @@ class Store {
   virtual Result<int64_t> pruneInvocationRecords(int64_t /*older_than_ms*/, int64_t /*keep_max*/) {
     return unsupported("invocation records");
   }
-  virtual Result<void> appendLogLines(const std::vector<model::LogLine>&) {
+  virtual Result<void> appendLogChunks(const std::vector<model::LogChunk>&) {
     return unsupported("log lines");
   }
   virtual Result<std::vector<model::LogLine>> queryLogLines(const LogQuery&) {
     return unsupported("log lines");
   }
-  // Deletes lines older than older_than_ms, then the oldest until the messages left
-  // total at most max_bytes (0: no size limit). Returns how many went.
+  // Deletes chunks older than older_than_ms, then the oldest until the text left totals
+  // at most max_bytes (0: no size limit). Returns how many chunks went.
   virtual Result<int64_t> pruneLogLines(int64_t /*older_than_ms*/, int64_t /*max_bytes*/) {
     return unsupported("log lines");
   }
