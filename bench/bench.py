@@ -689,28 +689,30 @@ class Bench:
 
     def phase_observability(self):
         """Warm invoke throughput of the provided echo function with observability in
-        full (the main server: metrics, invocation records, persisted logs) against a
-        second server with --records off (metrics only), alternating runs in one go."""
+        full (metrics, invocation records, persisted logs) against --records off
+        (metrics only): two servers started alike for this phase, alternating runs."""
         c, res = self.cfg, self.res
         help_text = subprocess.run([c.nimbus_bin, "serve", "--help"], capture_output=True,
                                    text=True, timeout=10).stdout
         if "--records" not in help_text:
             res.finding("observability phase skipped: this nimbus has no --records flag")
             return
-        if not self.nimbus_alive("observability"):
-            return
-        proc, port, api = self.start_side_nimbus(["--records", "off"])
+        servers = {}
         try:
-            fn = self.echo_fn["provided"]
-            body = {"FunctionName": fn, "Runtime": "provided", "Handler": "echo",
-                    "Role": "arn:aws:iam::000000000000:role/bench", "MemorySize": c.memory_mb,
-                    "Timeout": 10,
-                    "Code": {"ZipFile": zip_dir([("bootstrap", c.provided_bootstrap, True)])}}
-            st, _, data = api.request("POST", "/2015-03-31/functions", body)
-            if st != 201:
-                raise RuntimeError(f"CreateFunction on the records-off server: {st} {data[:200]!r}")
-            urls = {"on": f"http://127.0.0.1:{self.port}/2015-03-31/functions/{fn}/invocations",
-                    "off": f"http://127.0.0.1:{port}/2015-03-31/functions/{fn}/invocations"}
+            for side in ("on", "off"):
+                servers[side] = self.start_side_nimbus(["--records", side])
+            fn = "bench-obs-echo"
+            urls = {}
+            for side, (_, port, api) in servers.items():
+                body = {"FunctionName": fn, "Runtime": "provided", "Handler": "echo",
+                        "Role": "arn:aws:iam::000000000000:role/bench",
+                        "MemorySize": c.memory_mb, "Timeout": 10,
+                        "Code": {"ZipFile": zip_dir([("bootstrap", c.provided_bootstrap,
+                                                      True)])}}
+                st, _, data = api.request("POST", "/2015-03-31/functions", body)
+                if st != 201:
+                    raise RuntimeError(f"CreateFunction (records {side}): {st} {data[:200]!r}")
+                urls[side] = f"http://127.0.0.1:{port}/2015-03-31/functions/{fn}/invocations"
             log(f"observability: records on vs off, {c.runs} x {c.wrk_s} s alternating runs "
                 f"at c=1 and c=16")
             for conc in (1, 16):
@@ -721,33 +723,45 @@ class Bench:
                 for i in range(c.runs):
                     order = ("on", "off") if i % 2 == 0 else ("off", "on")
                     for side in order:
+                        pid = servers[side][0].pid
+                        before = tree_cpu(pid)
                         r = run_wrk(c, urls[side], conc, c.wrk_s, self.auth)
+                        used = cpu_delta(before, tree_cpu(pid))
+                        r["server_cpu_us_per_req"] = (used * 1e6 / r["requests"]
+                                                      if r["requests"] else None)
                         self.wrk_errors(f"observability records={side} c={conc}", r)
                         res.raw_record(phase="observability", records=side, concurrency=conc,
                                        wrk=r)
                         samples[side].append(r)
                 figs = {}
                 for side in ("on", "off"):
-                    figs[side] = res.add("observability", "provided", f"rps_c{conc}_records_{side}",
+                    figs[side] = res.add("observability", "provided",
+                                         f"rps_c{conc}_records_{side}",
                                          [r["rps"] for r in samples[side]], "req/s",
                                          concurrency=conc, duration_s=c.wrk_s)["value"]
                     res.add("observability", "provided", f"latency_p50_c{conc}_records_{side}",
                             [r["latency_us"]["p50"] / 1000 for r in samples[side]], "ms",
                             concurrency=conc)
-                if figs["on"] and figs["off"]:
-                    cost = (1 - figs["on"] / figs["off"]) * 100
-                    res.add("observability", "provided", f"overhead_pct_c{conc}", [cost], "%",
-                            concurrency=conc)
-                    res.finding(f"observability cost at c={conc}: {figs['on']:.0f} req/s with "
-                                f"records and logs kept vs {figs['off']:.0f} req/s with "
-                                f"--records off ({cost:+.1f} %)")
+                    res.add("observability", "provided", f"cpu_per_req_c{conc}_records_{side}",
+                            [r["server_cpu_us_per_req"] for r in samples[side]], "us",
+                            concurrency=conc,
+                            note="server-side CPU (the server and its instances) per request")
+                # Paired runs: the cost of each on run against the off run beside it.
+                paired = [(1 - a["rps"] / b["rps"]) * 100
+                          for a, b in zip(samples["on"], samples["off"]) if b["rps"]]
+                cost = res.add("observability", "provided", f"overhead_pct_c{conc}", paired, "%",
+                               concurrency=conc, note="median of paired runs")["value"]
+                res.finding(f"observability cost at c={conc}: {figs['on']:.0f} req/s with "
+                            f"records and logs kept vs {figs['off']:.0f} req/s with "
+                            f"--records off (median paired cost {cost:+.1f} %)")
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            for proc, _, _ in servers.values():
+                proc.terminate()
+                try:
+                    proc.wait(timeout=40)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
     def phase_scale(self):
         c, res = self.cfg, self.res

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -27,6 +29,9 @@ struct BatchWriterOptions {
   size_t capacity = 65536;  // items waiting at most; beyond, push() drops
   size_t batch = 1024;      // items per flush call at most; this many waiting wake it
   std::chrono::milliseconds interval{200};
+  // Niceness of the writer thread: above 0, invocations get the CPU first when it is
+  // scarce, and a writer that falls behind drops (and counts) instead.
+  int nice = 0;
 };
 
 template <typename T>
@@ -40,6 +45,7 @@ class BatchWriter {
     thread_ = std::thread([this] {
       const std::string thread_name = ("obs-" + options_.name).substr(0, 15);
       ::pthread_setname_np(::pthread_self(), thread_name.c_str());
+      if (options_.nice != 0) (void)::setpriority(PRIO_PROCESS, ::gettid(), options_.nice);
       run();
     });
   }

@@ -3,6 +3,8 @@
 #include "observability/observer.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/time.h"
@@ -10,6 +12,9 @@
 namespace nimbus::observability {
 
 namespace {
+// Writers yield the CPU to invocations (see BatchWriterOptions::nice).
+constexpr int kWriterNice = 10;
+
 std::string chunkKey(const std::string& function, const std::string& request_id) {
   std::string key = function;
   key += '\0';
@@ -22,16 +27,18 @@ Observer::Observer(store::Store& store, ObserverOptions options)
     : store_(store), options_(std::move(options)) {
   if (!options_.records) return;
   records_ = std::make_unique<BatchWriter<model::InvocationRecord>>(
-      BatchWriterOptions{"invocation_records", options_.record_queue, 1024,
-                         options_.flush_interval},
+      BatchWriterOptions{"invocation_records", options_.record_queue, 1024, options_.flush_interval,
+                         kWriterNice},
       [this](const std::vector<model::InvocationRecord>& batch) {
         return store_.appendInvocationRecords(batch);
       });
   logs_ = std::make_unique<BatchWriter<model::LogChunk>>(
-      BatchWriterOptions{"log_chunks", options_.log_queue, 512, options_.flush_interval},
+      BatchWriterOptions{"log_chunks", options_.log_queue, 512, options_.flush_interval,
+                         kWriterNice},
       [this](const std::vector<model::LogChunk>& batch) { return store_.appendLogChunks(batch); });
   housekeeper_ = std::thread([this] {
-    ::pthread_setname_np(::pthread_self(), "nimbus-obs-keep");
+    ::pthread_setname_np(::pthread_self(), "obs-housekeep");
+    (void)::setpriority(PRIO_PROCESS, ::gettid(), kWriterNice);
     housekeepingLoop();
   });
 }

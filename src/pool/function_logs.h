@@ -31,8 +31,9 @@ class FunctionLogs {
   // ones, otherwise the ones right after the cursor, so a follower misses nothing.
   std::vector<LogEvent> read(const std::string& function, int64_t after_seq, size_t limit) const;
   void drop(const std::string& function);
-  // Called with every line, whole (before the ring's own length cap), in seq order, under
-  // the log's lock: it must be quick and must not call back into FunctionLogs.
+  // Called with every line, whole (before the ring's own length cap), after the line is
+  // in the ring, outside the log's lock (lines of different appenders may reach it out
+  // of seq order). Must be thread-safe and quick.
   using Sink = std::function<void(const std::string& function, const LogEvent& event)>;
   void setSink(Sink sink);
 
