@@ -169,9 +169,11 @@ Result<int64_t> SqliteStore::pruneInvocationRecords(int64_t older_than_ms, int64
   if (Result<void> r = by_age->run(); !r.ok()) return r.error();
   removed += db_.changes();
   if (keep_max > 0) {
+    // Ids are contiguous (one writer, whole batches committed or not, prefixes deleted),
+    // so the newest keep_max are the ids above MAX(id) - keep_max: no count scan.
     Result<Statement> by_count = db_.prepare(
-        "DELETE FROM invocation_records WHERE id <= (SELECT id FROM invocation_records"
-        " ORDER BY id DESC LIMIT 1 OFFSET ?1)");
+        "DELETE FROM invocation_records WHERE id <= (SELECT MAX(id) FROM invocation_records)"
+        " - ?1");
     if (!by_count.ok()) return by_count.error();
     by_count->bind(1, keep_max);
     if (Result<void> r = by_count->run(); !r.ok()) return r.error();
@@ -190,6 +192,7 @@ Result<void> SqliteStore::appendLogChunks(const std::vector<model::LogChunk>& ch
       "INSERT INTO log_chunks (timestamp_ms, function_name, request_id, text, line_count, bytes,"
       " request_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   if (!insert.ok()) return insert.error();
+  int64_t added = 0;
   for (const model::LogChunk& c : chunks) {
     insert->reset();
     insert->bind(1, c.timestamp_ms)
@@ -200,8 +203,11 @@ Result<void> SqliteStore::appendLogChunks(const std::vector<model::LogChunk>& ch
         .bind(6, static_cast<int64_t>(c.text.size()))
         .bind(7, requestKey(c.request_id));
     if (Result<void> r = insert->run(); !r.ok()) return r.error();
+    added += static_cast<int64_t>(c.text.size());
   }
-  return tx->commit();
+  if (Result<void> r = tx->commit(); !r.ok()) return r.error();
+  if (log_bytes_ >= 0) log_bytes_ += added;
+  return {};
 }
 
 namespace {
@@ -269,30 +275,52 @@ Result<std::vector<model::LogLine>> SqliteStore::queryLogLines(const LogQuery& q
   return out;
 }
 
+// Both limits delete a prefix of ids, found by walking from the oldest chunk, so a sweep
+// costs what it deletes, not the size of the table; the total size is kept in
+// log_bytes_ (computed once, then updated by appends and sweeps).
 Result<int64_t> SqliteStore::pruneLogLines(int64_t older_than_ms, int64_t max_bytes) {
   std::lock_guard lock(mutex_);
   Result<Transaction> tx = Transaction::begin(db_);
   if (!tx.ok()) return tx.error();
-  int64_t removed = 0;
-  Result<Statement> by_age = db_.prepare(
-      "DELETE FROM log_chunks WHERE id < COALESCE((SELECT id FROM log_chunks WHERE"
-      " timestamp_ms >= ?1 ORDER BY id LIMIT 1), (SELECT MAX(id) + 1 FROM log_chunks))");
-  if (!by_age.ok()) return by_age.error();
-  by_age->bind(1, older_than_ms);
-  if (Result<void> r = by_age->run(); !r.ok()) return r.error();
-  removed += db_.changes();
-  if (max_bytes > 0) {
-    // The newest chunks whose running total fits stay; everything older goes.
-    Result<Statement> by_size = db_.prepare(
-        "DELETE FROM log_chunks WHERE id <= (SELECT id FROM (SELECT id, SUM(bytes) OVER"
-        " (ORDER BY id DESC) AS total FROM log_chunks) WHERE total > ?1 ORDER BY id DESC"
-        " LIMIT 1)");
-    if (!by_size.ok()) return by_size.error();
-    by_size->bind(1, max_bytes);
-    if (Result<void> r = by_size->run(); !r.ok()) return r.error();
-    removed += db_.changes();
+  int64_t total = log_bytes_;
+  if (total < 0) {
+    Result<Statement> sum = db_.prepare("SELECT COALESCE(SUM(bytes), 0) FROM log_chunks");
+    if (!sum.ok()) return sum.error();
+    if (Result<bool> row = sum->step(); !row.ok()) return row.error();
+    total = sum->columnInt64(0);
   }
-  if (Result<void> r = tx->commit(); !r.ok()) return r.error();
+  // The first id that stays: walk the oldest chunks until they are young enough and
+  // what is left fits in max_bytes.
+  Result<Statement> walk =
+      db_.prepare("SELECT id, timestamp_ms, bytes FROM log_chunks ORDER BY id");
+  if (!walk.ok()) return walk.error();
+  int64_t first_kept = -1, freed = 0, removed = 0;
+  for (;;) {
+    Result<bool> row = walk->step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    const bool old = walk->columnInt64(1) < older_than_ms;
+    const bool over = max_bytes > 0 && total - freed > max_bytes;
+    if (!old && !over) {
+      first_kept = walk->columnInt64(0);
+      break;
+    }
+    freed += walk->columnInt64(2);
+    ++removed;
+  }
+  walk->reset();  // no read cursor open on the table while it is changed
+  if (removed > 0) {
+    Result<Statement> del = db_.prepare(first_kept < 0 ? "DELETE FROM log_chunks"
+                                                       : "DELETE FROM log_chunks WHERE id < ?1");
+    if (!del.ok()) return del.error();
+    if (first_kept >= 0) del->bind(1, first_kept);
+    if (Result<void> r = del->run(); !r.ok()) return r.error();
+  }
+  if (Result<void> r = tx->commit(); !r.ok()) {
+    log_bytes_ = -1;
+    return r.error();
+  }
+  log_bytes_ = total - freed;
   return removed;
 }
 

@@ -152,6 +152,28 @@ TEST(SqliteObservabilityTest, LogTailFollowFiltersAndPruneBySize) {
   EXPECT_EQ(left->front().message, "b0");
 }
 
+TEST(SqliteObservabilityTest, SizeKeptAcrossSweepsAndIdsNeverReused) {
+  auto s = openMemory();
+  ASSERT_TRUE(s->appendLogChunks({chunk("f", "r", 100, {"0123456789"})}).ok());
+  ASSERT_TRUE(s->pruneLogLines(0, 25).ok());  // counts 10 bytes; nothing to do
+  ASSERT_TRUE(s->appendLogChunks(
+                   {chunk("f", "r", 101, {"0123456789"}), chunk("f", "r", 102, {"0123456789"})})
+                  .ok());
+  auto gone = s->pruneLogLines(0, 25);  // 30 bytes now: the oldest goes
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(*gone, 1);
+  auto last = s->queryLogLines(LogQuery{"f", "", 0, 0, 1});
+  ASSERT_TRUE(last.ok());
+  const int64_t cursor = last->back().id;
+  EXPECT_EQ(*s->pruneLogLines(1000, 0), 2);  // everything is old
+  EXPECT_TRUE(s->queryLogLines(LogQuery{"f", "", 0, 0, 10})->empty());
+  ASSERT_TRUE(s->appendLogChunks({chunk("f", "r", 2000, {"new"})}).ok());
+  auto after = s->queryLogLines(LogQuery{"f", "", 0, cursor, 10});
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 1u);  // a follower's cursor still works: ids only grow
+  EXPECT_EQ(after->front().message, "new");
+}
+
 TEST(SqliteObservabilityTest, AsyncQueueStats) {
   auto s = openMemory();
   std::vector<AsyncEvent> events;

@@ -69,7 +69,8 @@ class SqliteStore : public Store {
   // TODO(perf): WAL lets readers run beside the writer; a small pool of read-only
   // connections would let get/list calls stop queueing behind this one mutex.
   std::mutex mutex_;
-  sqlite::Database db_;  // guarded by mutex_, as is every statement prepared on it
+  sqlite::Database db_;     // guarded by mutex_, as is every statement prepared on it
+  int64_t log_bytes_ = -1;  // total bytes of log_chunks; -1 until a sweep counts them
 };
 
 }  // namespace nimbus::store
