@@ -667,6 +667,102 @@ class Bench:
                 log(f"{target}: {live} instances after the throughput runs")
                 self.retire(self.echo_fn[target])
 
+    def start_side_nimbus(self, extra_args):
+        """A second `nimbus serve` (own data folder and port, same CPU) for A/B figures."""
+        port = free_port()
+        data = os.path.join(self.tmp, "data-" + uuid.uuid4().hex[:8])
+        env = dict(os.environ, NIMBUS_ROOT_ACCESS_KEY_ID=self.key,
+                   NIMBUS_ROOT_SECRET_ACCESS_KEY=self.secret)
+        for k in ("NIMBUS_DATA", "NIMBUS_LISTEN", "NIMBUS_KEEP_ALIVE_SECONDS"):
+            env.pop(k, None)
+        cmd = [self.cfg.nimbus_bin, "serve", "--listen", f"127.0.0.1:{port}", "--data", data,
+               "--log-level", "warn", "--memory-budget-mb", str(max(1, 160 * self.cfg.memory_mb))]
+        if self.cfg.runtimes_dir:
+            cmd += ["--runtimes", self.cfg.runtimes_dir]
+        if self.cfg.sandbox:
+            cmd += ["--sandbox", self.cfg.sandbox]
+        proc = subprocess.Popen(cmd + list(extra_args), env=env,
+                                preexec_fn=pin(self.cfg.server_cpu),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_http(port, "/healthz", 20, method="GET")
+        return proc, port, Api(port, self.auth)
+
+    def phase_observability(self):
+        """Warm invoke throughput of the provided echo function with observability in
+        full (metrics, invocation records, persisted logs) against --records off
+        (metrics only): two servers started alike for this phase, alternating runs."""
+        c, res = self.cfg, self.res
+        help_text = subprocess.run([c.nimbus_bin, "serve", "--help"], capture_output=True,
+                                   text=True, timeout=10).stdout
+        if "--records" not in help_text:
+            res.finding("observability phase skipped: this nimbus has no --records flag")
+            return
+        servers = {}
+        try:
+            for side in ("on", "off"):
+                servers[side] = self.start_side_nimbus(["--records", side])
+            fn = "bench-obs-echo"
+            urls = {}
+            for side, (_, port, api) in servers.items():
+                body = {"FunctionName": fn, "Runtime": "provided", "Handler": "echo",
+                        "Role": "arn:aws:iam::000000000000:role/bench",
+                        "MemorySize": c.memory_mb, "Timeout": 10,
+                        "Code": {"ZipFile": zip_dir([("bootstrap", c.provided_bootstrap,
+                                                      True)])}}
+                st, _, data = api.request("POST", "/2015-03-31/functions", body)
+                if st != 201:
+                    raise RuntimeError(f"CreateFunction (records {side}): {st} {data[:200]!r}")
+                urls[side] = f"http://127.0.0.1:{port}/2015-03-31/functions/{fn}/invocations"
+            log(f"observability: records on vs off, {c.runs} x {c.wrk_s} s alternating runs "
+                f"at c=1 and c=16")
+            for conc in (1, 16):
+                for side in ("on", "off"):  # warm both: instances started, caches hot
+                    for _ in range(2):
+                        run_wrk(c, urls[side], conc, c.warmup_s, self.auth)
+                samples = {"on": [], "off": []}
+                for i in range(c.runs):
+                    order = ("on", "off") if i % 2 == 0 else ("off", "on")
+                    for side in order:
+                        pid = servers[side][0].pid
+                        before = tree_cpu(pid)
+                        r = run_wrk(c, urls[side], conc, c.wrk_s, self.auth)
+                        used = cpu_delta(before, tree_cpu(pid))
+                        r["server_cpu_us_per_req"] = (used * 1e6 / r["requests"]
+                                                      if r["requests"] else None)
+                        self.wrk_errors(f"observability records={side} c={conc}", r)
+                        res.raw_record(phase="observability", records=side, concurrency=conc,
+                                       wrk=r)
+                        samples[side].append(r)
+                figs = {}
+                for side in ("on", "off"):
+                    figs[side] = res.add("observability", "provided",
+                                         f"rps_c{conc}_records_{side}",
+                                         [r["rps"] for r in samples[side]], "req/s",
+                                         concurrency=conc, duration_s=c.wrk_s)["value"]
+                    res.add("observability", "provided", f"latency_p50_c{conc}_records_{side}",
+                            [r["latency_us"]["p50"] / 1000 for r in samples[side]], "ms",
+                            concurrency=conc)
+                    res.add("observability", "provided", f"cpu_per_req_c{conc}_records_{side}",
+                            [r["server_cpu_us_per_req"] for r in samples[side]], "us",
+                            concurrency=conc,
+                            note="server-side CPU (the server and its instances) per request")
+                # Paired runs: the cost of each on run against the off run beside it.
+                paired = [(1 - a["rps"] / b["rps"]) * 100
+                          for a, b in zip(samples["on"], samples["off"]) if b["rps"]]
+                cost = res.add("observability", "provided", f"overhead_pct_c{conc}", paired, "%",
+                               concurrency=conc, note="median of paired runs")["value"]
+                res.finding(f"observability cost at c={conc}: {figs['on']:.0f} req/s with "
+                            f"records and logs kept vs {figs['off']:.0f} req/s with "
+                            f"--records off (median paired cost {cost:+.1f} %)")
+        finally:
+            for proc, _, _ in servers.values():
+                proc.terminate()
+                try:
+                    proc.wait(timeout=40)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
     def phase_scale(self):
         c, res = self.cfg, self.res
         log(f"scale from 0 to {c.scale} busy instances: {c.runs} runs per runtime")
@@ -781,6 +877,8 @@ class Bench:
                 self.phase_throughput()
             if "scale" in phases:
                 self.phase_scale()
+            if "observability" in phases:
+                self.phase_observability()
         except Exception as e:  # report what we have
             self.res.finding(f"benchmark aborted: {type(e).__name__}: {e}")
             import traceback
@@ -1024,7 +1122,7 @@ def main():
     ap.add_argument("--memory-mb", type=int, default=1769,
                     help="MemorySize of the functions (1769: a whole CPU's quota, as in Lambda)")
     ap.add_argument("--sandbox", default="", help="passed to nimbus serve --sandbox when set")
-    ap.add_argument("--phases", default="cold,memory,throughput,scale")
+    ap.add_argument("--phases", default="cold,memory,throughput,scale,observability")
     cfg = ap.parse_args()
     cfg.profile = "quick" if cfg.quick else "full"
     runs_override = cfg.runs

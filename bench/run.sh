@@ -8,7 +8,8 @@
 #                  (default: bench/results/<timestamp>/, git-ignored)
 #   --runs N       repetitions per figure (overrides the profile)
 #   --no-pin       do not pin the servers and the load generator to separate CPUs
-#   --phases LIST  comma-separated subset of cold,memory,throughput,scale,async (async:
+#   --phases LIST  comma-separated subset of cold,memory,throughput,scale,observability,async
+#                  (observability: warm throughput with records on vs --records off; async:
 #                  bench/async_bench.py, run after the others; default: all of them)
 #   --memory-mb MB MemorySize of the benchmark functions (default 1769: one whole CPU's
 #                  quota in the sandbox, as in Lambda; 128 shows the CPU-throttled case)

@@ -11,7 +11,13 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libssl-dev libsqlite3-dev libzip-dev libcli11-dev libgtest-dev libseccomp-dev libmnl-dev \
   nftables iproute2 \
   python3 python3-pytest python3-boto3 python3-requests awscli \
-  curl zip unzip ca-certificates >/dev/null
+  curl zip unzip ca-certificates prometheus >/dev/null
+# Debian's prometheus package (promtool for `promtool check metrics`, and the server the
+# metrics integration test scrapes nimbus with) starts a system service where an init
+# system runs: the tests start their own on loopback, so keep that one off.
+if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+  $SUDO systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+fi
 # The nodejs20.x runtime runs on the host's node; Debian's package is the fallback.
 command -v node >/dev/null || $SUDO apt-get install -y -qq nodejs >/dev/null
 echo "install-deps: done"

@@ -38,7 +38,10 @@ void write(Level level, std::string_view component, std::string_view msg,
   o["time"] = formatIso8601Millis(systemNowMillis());
   o["component"] = component;
   o["msg"] = msg;
-  for (const auto& [k, v] : fields) o[k] = v;
+  for (const auto& [k, v] : fields) {
+    if (k == "request_id" && v.empty()) continue;  // only where there is one
+    o[k] = v;
+  }
   std::string line = boost::json::serialize(o);
   line.push_back('\n');
   std::lock_guard lock(g_mutex);

@@ -19,6 +19,7 @@ void addClientCommands(CLI::App& app) {
   addDlqCommands(app);
   addAsyncCommand(app);
   addSettingsCommand(app);
+  addInvocationsCommand(app);
 }
 
 std::optional<int> runSelected(CLI::App& app) {
@@ -55,6 +56,9 @@ std::optional<int> runSelected(CLI::App& app) {
     if (const CLI::App* sub = selected("async")) {
       return runAsync(readCommonOptions(*sub), optionValue(*sub, "function").value_or(""),
                       flagGiven(*sub, "--json"));
+    }
+    if (const CLI::App* sub = selected("invocations")) {
+      return runInvocations(readCommonOptions(*sub), readInvocationsOptions(*sub));
     }
   } catch (const std::exception& e) {
     // Errors travel as values; this catches what libraries still throw (allocation,

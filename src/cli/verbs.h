@@ -103,16 +103,21 @@ struct LogsOptions {
   std::string name;
   int limit = 100;
   bool follow = false;
+  std::optional<std::string> request_id;
+  std::optional<std::string> since;  // epoch ms or RFC 3339
 };
 void addLogsCommand(CLI::App& app);
 LogsOptions readLogsOptions(const CLI::App& sub);
 int runLogs(const CommonOptions& common, const LogsOptions& options);
 
-// One answer of GET /v1/functions/{name}/logs: {"events":[{"timestamp","request_id",
-// "message"}],"next_since"}. next_since is absent when the server sent none.
+// One answer of GET /v1/logs ({"events":[{"id","timestamp","request_id","message"}],
+// "next_after"}) or of the older GET /v1/functions/{name}/logs ("next_since"). Each
+// cursor is absent when the server sent none.
 struct LogPage {
   std::vector<std::string> messages;
   std::optional<int64_t> next_since;
+  std::optional<int64_t> next_after;
+  bool stored = true;  // false: the server keeps no logs (--records off)
 };
 Result<LogPage> parseLogPage(std::string_view body);
 
@@ -162,5 +167,21 @@ struct ReplayProgress {
 };
 ReplayProgress readReplayProgress(const boost::json::object& queue);
 std::string formatReplayProgress(const ReplayProgress& progress);
+
+// `nimbus invocations <fn>`: the function's invocation records, newest first.
+struct InvocationsOptions {
+  std::string name;
+  std::optional<std::string> outcome;
+  std::optional<std::string> request_id;
+  std::optional<std::string> since;
+  std::optional<std::string> until;
+  int limit = 20;
+  bool as_json = false;
+};
+void addInvocationsCommand(CLI::App& app);
+InvocationsOptions readInvocationsOptions(const CLI::App& sub);
+int runInvocations(const CommonOptions& common, const InvocationsOptions& options);
+// The table `nimbus invocations` prints, from the API's "invocations" array.
+std::string formatInvocationTable(const boost::json::array& invocations);
 
 }  // namespace nimbus::cli

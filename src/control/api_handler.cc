@@ -13,6 +13,40 @@ using http::Request;
 using http::Response;
 using http::Status;
 
+namespace {
+
+Response metricsResponse(const Request& req, const MetricsEndpoint& metrics,
+                         const Authenticator& auth) {
+  if (metrics.require_auth) {
+    auto principal = auth.authenticate(req, systemNowMillis());
+    if (!principal) return gateway::errorResponse(req, principal.error(), newUuid());
+  }
+  return http::makeResponse(req, Status::ok, metrics.render(),
+                            "text/plain; version=0.0.4; charset=utf-8");
+}
+
+}  // namespace
+
+http::Handler makeApiHandler(std::shared_ptr<http::Router> router,
+                             std::shared_ptr<Authenticator> auth, Health health,
+                             MetricsEndpoint metrics) {
+  http::Handler inner = makeApiHandler(router, auth, health);
+  if (!metrics.render && !metrics.count_response) return inner;
+  return [inner, auth, metrics](Request& req,
+                                const http::RequestInfo& info) -> asio::awaitable<Response> {
+    std::string_view target = req.target();
+    if (metrics.render && req.method() == http::Verb::get &&
+        target.substr(0, target.find('?')) == "/metrics") {
+      Response res = metricsResponse(req, metrics, *auth);
+      if (metrics.count_response) metrics.count_response(res.result_int());
+      co_return res;
+    }
+    Response res = co_await inner(req, info);
+    if (metrics.count_response) metrics.count_response(res.result_int());
+    co_return res;
+  };
+}
+
 http::Handler makeApiHandler(std::shared_ptr<http::Router> router,
                              std::shared_ptr<Authenticator> auth, Health health) {
   return [router, auth, health](Request& req,

@@ -232,6 +232,7 @@ struct Api {
     d.pool.retire(r->name);
     d.pool.admission().forget(r->name);
     d.logs.drop(r->name);
+    if (d.on_deleted) d.on_deleted(r->name);
     if (auto keep = d.store.referencedCodeDigests(); keep) d.code.collectGarbage(*keep);
     log::info("control", "function deleted", {{"request_id", rid}, {"function", r->name}});
     auto res = http::makeResponse(req, Status::no_content, "", "");

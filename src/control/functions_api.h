@@ -3,6 +3,9 @@
 // UpdateFunctionConfiguration, DeleteFunction; plus the native /v1 function logs.
 #pragma once
 
+#include <functional>
+#include <string>
+
 #include "http/router.h"
 #include "model/function_ref.h"
 #include "pool/function_logs.h"
@@ -18,6 +21,8 @@ struct FunctionsApiDeps {
   pool::Pool& pool;
   pool::FunctionLogs& logs;
   model::ArnContext arn;
+  // After DeleteFunction: observability drops the function's metric series.
+  std::function<void(const std::string& name)> on_deleted = {};
 };
 
 void addFunctionRoutes(http::Router& router, FunctionsApiDeps deps);

@@ -31,6 +31,13 @@ std::string newTraceId() {
          ";Parent=" + hexEncode(idRandomBytes(8)) + ";Sampled=0";
 }
 
+std::string correlationIdOf(std::string_view header) {
+  // Taken as given when it is a sane token (it ends up in headers, logs and records).
+  bool sane = !header.empty() && header.size() <= 128;
+  for (char c : header) sane = sane && c > 0x20 && c < 0x7f;
+  return sane ? std::string(header) : newUuid();
+}
+
 namespace {
 
 Result<model::FunctionRef> functionRefOf(const http::RouteParams& p) {
@@ -121,6 +128,7 @@ asio::awaitable<Response> handleInvoke(invoke::Invoker& invoker, queue::GroupCom
 
   model::InvokeRequest ireq;
   ireq.request_id = request_id;
+  ireq.correlation_id = correlationIdOf(req["X-Correlation-Id"]);
   ireq.payload = std::move(req.body());
   std::string cc(req["X-Amz-Client-Context"]);
   if (!cc.empty()) {
@@ -163,8 +171,11 @@ asio::awaitable<Response> handleInvoke(invoke::Invoker& invoker, queue::GroupCom
     // An earlier event holding the key stands for this one: its id, nothing queued.
     res.set("x-amzn-RequestId", *committed);
     if (*committed != request_id) res.set(queue::kIdempotentReplayHeader, "true");
+    res.set("X-Correlation-Id", ireq.correlation_id);
     co_return res;
   }
+
+  const std::string correlation_id = ireq.correlation_id;
 
   if (has_key) {
     auto claim = co_await keys.claimSync(ref->name, key, request_id);
@@ -194,7 +205,9 @@ asio::awaitable<Response> handleInvoke(invoke::Invoker& invoker, queue::GroupCom
                    {{"request_id", request_id}, {"error", released.error().message}});
       }
     }
-    co_return fail(result.error());
+    auto res = fail(result.error());
+    res.set("X-Correlation-Id", correlation_id);
+    co_return res;
   }
   const std::string log_result =
       log_type == "Tail" || has_key ? base64Encode(logTail(result->log)) : std::string();
@@ -209,13 +222,15 @@ asio::awaitable<Response> handleInvoke(invoke::Invoker& invoker, queue::GroupCom
   }
   auto res = http::makeResponse(req, Status::ok, std::move(result->payload));
   res.set("x-amzn-RequestId", request_id);
+  res.set("X-Correlation-Id", correlation_id);
   res.set("X-Amz-Executed-Version", result->executed_version);
   if (result->functionError()) res.set("X-Amz-Function-Error", "Unhandled");
   if (log_type == "Tail") res.set("X-Amz-Log-Result", log_result);
   // Debug only: one line per invocation costs a write(2) on the warm path; invocation
-  // records will be written off the hot path, in batches.
+  // records are written off the hot path, in batches.
   log::debug("gateway", "invoked",
              {{"request_id", request_id},
+              {"correlation_id", correlation_id},
               {"function", ref->name},
               {"outcome", result->functionError() ? "error" : "success"},
               {"duration_ms", std::to_string(result->duration_ms)},

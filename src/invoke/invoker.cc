@@ -2,6 +2,8 @@
 #include "invoke/invoker.h"
 
 #include "base/encoding.h"
+#include "base/time.h"
+#include "invoke/invocation_record_builder.h"
 
 namespace nimbus::invoke {
 
@@ -27,7 +29,13 @@ boost::asio::awaitable<Result<model::InvokeResult>> Invoker::invoke(const model:
   if (request.invoked_arn.empty()) {
     request.invoked_arn = model::functionArn(arn_, ref.name, ref.qualifier);
   }
-  co_return co_await pool_.invoke(*config, std::move(request));
+  if (!observer_) co_return co_await pool_.invoke(*config, std::move(request));
+
+  InvocationStart start = startOf(*config, request, systemNowMillis());
+  observer_->invocationStarted(config->name, config->version);
+  auto result = co_await pool_.invoke(*config, std::move(request));
+  observer_->invocationFinished(buildRecord(start, result));
+  co_return result;
 }
 
 }  // namespace nimbus::invoke

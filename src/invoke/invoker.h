@@ -1,7 +1,8 @@
 // The one seam everything that triggers a function calls (HTTP, queue, cron, storage
 // events): resolve the function and qualifier, then run it through the pool.
-// Thread-safe. Errors: kNotFound (function/qualifier), kInvalidParameter, platform
-// errors from the pool (kTooManyRequests, kUnavailable, kInternal).
+// Every invocation that resolves leaves a record with the observer. Thread-safe. Errors: kNotFound
+// (function/qualifier), kInvalidParameter, platform errors from the pool (kTooManyRequests,
+// kUnavailable, kInternal).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -10,6 +11,7 @@
 #include "model/function_config.h"
 #include "model/function_ref.h"
 #include "model/invocation.h"
+#include "observability/observer.h"
 #include "pool/pool.h"
 #include "store/store.h"
 
@@ -17,8 +19,11 @@ namespace nimbus::invoke {
 
 class Invoker {
  public:
-  Invoker(store::Store& store, pool::Pool& pool, model::ArnContext arn)
-      : store_(store), pool_(pool), arn_(std::move(arn)) {}
+  // `observer`, when given, gets one record (and metric samples) per invocation that
+  // resolved to a function, throttled and failed ones included.
+  Invoker(store::Store& store, pool::Pool& pool, model::ArnContext arn,
+          observability::Observer* observer = nullptr)
+      : store_(store), pool_(pool), arn_(std::move(arn)), observer_(observer) {}
 
   // Looks the function version up; kNotFound in Lambda's words when absent.
   Result<model::FunctionConfig> resolve(const model::FunctionRef& ref);
@@ -32,6 +37,7 @@ class Invoker {
   store::Store& store_;
   pool::Pool& pool_;
   model::ArnContext arn_;
+  observability::Observer* observer_;
 };
 
 }  // namespace nimbus::invoke

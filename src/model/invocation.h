@@ -16,6 +16,9 @@ struct InvokeRequest {
   std::string client_context;    // decoded X-Amz-Client-Context (JSON text), may be empty
   std::string cognito_identity;  // JSON text, may be empty
   std::string trace_id;          // X-Amzn-Trace-Id form
+  std::string correlation_id;    // X-Correlation-Id, kept in records and logs
+  std::string trigger = "sync";  // what started it: sync | async | ... (records, metrics)
+  int attempt = 1;               // 1 for the first run; async retries count up
 };
 
 enum class Outcome {
@@ -39,6 +42,8 @@ struct InvokeResult {
   int64_t billed_ms = 0;
   int64_t max_memory_mb = 0;
   int memory_size_mb = 0;
+  std::string instance_id;  // the instance that ran it
+  std::string error_type;   // errorType of a failed invocation ("Runtime.ExitError", ...)
   bool functionError() const { return outcome != Outcome::kSuccess; }
 };
 

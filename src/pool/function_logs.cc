@@ -7,14 +7,28 @@ namespace nimbus::pool {
 
 void FunctionLogs::append(const std::string& function, const std::string& request_id,
                           std::string message) {
-  if (message.size() > max_line_bytes_) {
-    message.resize(max_line_bytes_);
-    message += "... [truncated]";
+  Sink sink;
+  LogEvent event{systemNowMillis(), 0, request_id, std::move(message)};
+  {
+    std::lock_guard lock(mutex_);
+    event.seq = next_seq_++;
+    sink = sink_;
+    LogEvent kept = event;
+    if (kept.message.size() > max_line_bytes_) {
+      kept.message.resize(max_line_bytes_);
+      kept.message += "... [truncated]";
+    }
+    auto& q = lines_[function];
+    q.push_back(std::move(kept));
+    while (q.size() > max_lines_) q.pop_front();
   }
+  // Outside the lock: the sink's work must not hold up other functions' lines.
+  if (sink) sink(function, event);
+}
+
+void FunctionLogs::setSink(Sink sink) {
   std::lock_guard lock(mutex_);
-  auto& q = lines_[function];
-  q.push_back(LogEvent{systemNowMillis(), next_seq_++, request_id, std::move(message)});
-  while (q.size() > max_lines_) q.pop_front();
+  sink_ = std::move(sink);
 }
 
 std::vector<LogEvent> FunctionLogs::read(const std::string& function, int64_t after_seq,

@@ -1,10 +1,12 @@
 // The recent log lines of each function (its output plus START/END/REPORT), kept in
 // memory with a per-function cap, for `nimbus logs` and GET /v1/functions/{f}/logs.
-// Thread-safe. TODO(observability): persistence and retention come with the log sink.
+// Every line also goes to the sink when one is set (observability persists them).
+// Thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -29,11 +31,17 @@ class FunctionLogs {
   // ones, otherwise the ones right after the cursor, so a follower misses nothing.
   std::vector<LogEvent> read(const std::string& function, int64_t after_seq, size_t limit) const;
   void drop(const std::string& function);
+  // Called with every line, whole (before the ring's own length cap), after the line is
+  // in the ring, outside the log's lock (lines of different appenders may reach it out
+  // of seq order). Must be thread-safe and quick.
+  using Sink = std::function<void(const std::string& function, const LogEvent& event)>;
+  void setSink(Sink sink);
 
  private:
   size_t max_lines_;
   size_t max_line_bytes_;
   mutable std::mutex mutex_;
+  Sink sink_;
   int64_t next_seq_ = 1;
   std::map<std::string, std::deque<LogEvent>> lines_;
 };

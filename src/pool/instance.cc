@@ -29,6 +29,22 @@ namespace {
 constexpr size_t kMaxCaptureBytes = 256 * 1024;  // per invocation; the tail is what counts
 constexpr int64_t kMaxMemoryRefreshMs = 100;
 
+// Caps on what one invocation's output puts in the function log: a line longer than
+// kMaxLineBytes is cut (with a marker) and the rest of it skipped; beyond
+// kMaxOutputBytes in one invocation, one notice and nothing more until the next.
+constexpr size_t kMaxLineBytes = 256 * 1024;
+constexpr size_t kMaxOutputBytes = 1024 * 1024;
+
+// errorType of an error object (as normalizeErrorBody leaves it), for records; the
+// header's type ("Unhandled") only when the body has none.
+std::string errorTypeOf(const std::string& body, const std::string& header_type) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  const json::value* t = !ec && v.is_object() ? v.get_object().if_contains("errorType") : nullptr;
+  if (t && t->is_string() && !t->get_string().empty()) return std::string(t->get_string());
+  return header_type;
+}
+
 std::vector<std::string> buildEnvironment(const model::FunctionConfig& c,
                                           const std::filesystem::path& code_dir,
                                           const std::filesystem::path& runtime_dir,
@@ -223,7 +239,7 @@ asio::awaitable<void> Instance::readOutput() {
   }
   std::lock_guard lock(mutex_);
   if (!partial_line_.empty()) {
-    logs_.append(config_.name, current_request_id_, partial_line_);
+    emitLineLocked(std::move(partial_line_));
     partial_line_.clear();
   }
   output_closed_ = true;
@@ -235,16 +251,36 @@ void Instance::onOutput(std::string_view chunk) {
   if (capture_.size() > kMaxCaptureBytes) {
     capture_.erase(0, capture_.size() - kMaxCaptureBytes / 2);
   }
-  partial_line_.append(chunk);
   size_t start = 0;
-  for (size_t nl; (nl = partial_line_.find('\n', start)) != std::string::npos; start = nl + 1) {
-    logs_.append(config_.name, current_request_id_, partial_line_.substr(start, nl - start));
-  }
-  partial_line_.erase(0, start);
-  if (partial_line_.size() > 16384) {
-    logs_.append(config_.name, current_request_id_, partial_line_);
+  for (size_t nl; (nl = chunk.find('\n', start)) != std::string_view::npos; start = nl + 1) {
+    if (skipping_line_) {
+      skipping_line_ = false;  // the rest of a cut line ends here
+      continue;
+    }
+    partial_line_.append(chunk.substr(start, nl - start));
+    emitLineLocked(std::move(partial_line_));
     partial_line_.clear();
   }
+  if (!skipping_line_) partial_line_.append(chunk.substr(start));
+  if (partial_line_.size() > kMaxLineBytes) {
+    partial_line_.resize(kMaxLineBytes);
+    emitLineLocked(std::move(partial_line_) + " [nimbus] line truncated");
+    partial_line_.clear();
+    skipping_line_ = true;
+  }
+}
+
+void Instance::emitLineLocked(std::string line) {
+  if (output_capped_) return;
+  output_bytes_ += line.size() + 1;
+  if (output_bytes_ > kMaxOutputBytes) {
+    output_capped_ = true;
+    logs_.append(config_.name, current_request_id_,
+                 "[nimbus] output truncated: more than " + std::to_string(kMaxOutputBytes) +
+                     " bytes in one invocation; the rest is not kept");
+    return;
+  }
+  logs_.append(config_.name, current_request_id_, std::move(line));
 }
 
 asio::awaitable<void> Instance::watchExit() {
@@ -270,8 +306,16 @@ asio::awaitable<void> Instance::watchExit() {
   process_->kill();  // whatever the leader left behind in its group
   channel_->close();
   endpoint_->stop();
+  std::string request_id;  // the invocation it died in, if any
+  {
+    std::lock_guard lock(mutex_);
+    request_id = current_request_id_;
+  }
   log::info("pool", "instance exited",
-            {{"function", config_.name}, {"instance", id_}, {"status", exitDescription()}});
+            {{"function", config_.name},
+             {"instance", id_},
+             {"status", exitDescription()},
+             {"request_id", request_id}});
 }
 
 std::string Instance::exitDescription() const {
@@ -361,6 +405,7 @@ asio::awaitable<model::InvokeResult> Instance::invoke(model::InvokeRequest reque
   result.request_id = request.request_id;
   result.executed_version = config_.version;
   result.memory_size_mb = config_.memory_mb;
+  result.instance_id = id_;
   result.cold_start = !used_;
   used_ = true;
   const int64_t begin = steadyNowMillis();
@@ -369,6 +414,8 @@ asio::awaitable<model::InvokeResult> Instance::invoke(model::InvokeRequest reque
     std::lock_guard lock(mutex_);
     if (!result.cold_start) capture_.clear();  // a cold start's capture holds init output
     current_request_id_ = request.request_id;
+    output_bytes_ = 0;
+    output_capped_ = false;
   }
   logs_.append(config_.name, request.request_id,
                "START RequestId: " + request.request_id + " Version: " + config_.version);
@@ -405,16 +452,19 @@ asio::awaitable<model::InvokeResult> Instance::invoke(model::InvokeRequest reque
     case Kind::kError:
       result.outcome = Outcome::kFunctionError;
       result.payload = normalizeErrorBody(std::move(reply.body), reply.error_type);
+      result.error_type = errorTypeOf(result.payload, reply.error_type);
       break;
     case Kind::kInitError:
       result.outcome = Outcome::kInitError;
       result.payload = normalizeErrorBody(std::move(reply.body), reply.error_type);
+      result.error_type = errorTypeOf(result.payload, reply.error_type);
       kill("init error");
       break;
     case Kind::kClosed:
       if (timed_out_) {
         result.outcome = Outcome::kTimeout;
         result.payload = timeoutErrorBody(request.request_id, config_.timeout_s);
+        result.error_type = "Sandbox.Timedout";
       } else {
         // Give the exit watcher a moment to reap, so the message can say how it died.
         asio::steady_timer t(ioc_);
@@ -424,8 +474,8 @@ asio::awaitable<model::InvokeResult> Instance::invoke(model::InvokeRequest reque
         }
         const bool oom = process_->oomKilled();
         result.outcome = oom ? Outcome::kOutOfMemory : Outcome::kExitError;
-        result.payload = exitErrorBody(request.request_id, exitDescription(),
-                                       oom ? "Runtime.OutOfMemory" : "Runtime.ExitError");
+        result.error_type = oom ? "Runtime.OutOfMemory" : "Runtime.ExitError";
+        result.payload = exitErrorBody(request.request_id, exitDescription(), result.error_type);
       }
       break;
   }

@@ -77,6 +77,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void armTimer(int64_t deadline_steady_ms);
   void disarmTimer();
   void onOutput(std::string_view chunk);
+  void emitLineLocked(std::string line);  // applies the per-invocation output caps
   std::string exitDescription() const;
   bool under_init_ = false;   // exit statuses come from nimbus-init
   bool provisioned_ = false;  // set at start, read-only afterwards
@@ -112,6 +113,9 @@ class Instance : public std::enable_shared_from_this<Instance> {
   std::string capture_;  // output of the current invocation (or of init)
   std::string partial_line_;
   std::string current_request_id_;
+  size_t output_bytes_ = 0;     // this invocation's output so far, for the volume cap
+  bool output_capped_ = false;  // past the cap: lines are dropped until the next one
+  bool skipping_line_ = false;  // past a line's length cap: bytes dropped until '\n'
 };
 
 }  // namespace nimbus::pool

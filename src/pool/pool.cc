@@ -586,6 +586,13 @@ size_t Pool::liveInstances() const {
   return all_.size();
 }
 
+std::map<std::string, size_t> Pool::provisionedInstances() const {
+  std::lock_guard lock(mutex_);
+  std::map<std::string, size_t> out;
+  for (const auto& [key, t] : targets_) out[t.config.name] += t.instances.size();
+  return out;
+}
+
 int Pool::liveMemoryMb() const {
   std::lock_guard lock(mutex_);
   return live_memory_mb_;

@@ -90,6 +90,8 @@ class Pool {
   size_t liveInstances() const;
   size_t idleInstances() const;
   int liveMemoryMb() const;
+  // Initialised provisioned instances per function, for metrics.
+  std::map<std::string, size_t> provisionedInstances() const;
   int memoryBudgetMb() const { return options_.memory_budget_mb; }
 
  private:

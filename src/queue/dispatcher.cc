@@ -143,6 +143,8 @@ asio::awaitable<void> Dispatcher::deliver(store::AsyncEvent event) {
   request.payload = event.payload;
   request.client_context = event.client_context;
   request.trace_id = event.trace_id;
+  request.trigger = "async";
+  request.attempt = event.attempts + 1;  // throttled tries do not count, as in Lambda
   auto result = co_await invoker_.invoke(ref, std::move(request));
   const int64_t now = clock_.nowMillis();
 

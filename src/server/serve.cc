@@ -17,10 +17,12 @@
 
 #include "base/blocking_worker.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "control/api_handler.h"
 #include "control/concurrency_api.h"
 #include "control/event_invoke_config_api.h"
 #include "control/functions_api.h"
+#include "control/observability_api.h"
 #include "control/provisioned_api.h"
 #include "control/queues_api.h"
 #include "control/root_credentials.h"
@@ -28,6 +30,7 @@
 #include "gateway/error_mapping.h"
 #include "gateway/invoke_endpoint.h"
 #include "invoke/invoker.h"
+#include "observability/observer.h"
 #include "pool/pool.h"
 #include "queue/dispatcher.h"
 #include "queue/group_committer.h"
@@ -171,12 +174,33 @@ int runServe(const ServeOptions& o) {
   pool_options.throttle_wait_ms = o.throttle_wait_ms;
   pool_options.memory_budget_mb =
       o.memory_budget_mb > 0 ? o.memory_budget_mb : defaultMemoryBudgetMb();
+  // Metrics, invocation records and persisted function logs (written in batches off the
+  // invoke path, pruned by the retention thread).
+  observability::ObserverOptions observer_options;
+  observer_options.records = o.records == "on";
+  observer_options.retention = observability::RetentionPolicy{
+      o.records_retention_hours, o.records_max, o.logs_retention_hours, o.logs_max_bytes};
+  observer_options.sweep_interval = std::chrono::seconds(o.retention_sweep_seconds);
+  observability::Observer observer(*store, observer_options);
+  if (observer.recordsEnabled()) {
+    logs.setSink([&observer](const std::string& function, const pool::LogEvent& e) {
+      observer.logLine(function, e.request_id, e.timestamp_ms, e.message);
+    });
+  }
   pool::Pool pool(ioc, *launcher, code, logs, pool_options);
   pool.setConfigResolver([&store](const std::string& name, const std::string& version) {
     return store->getFunction(name, version);
   });
+  observer.metrics().setSources(observability::ScrapeSources{
+      [&pool] { return pool.idleInstances(); },
+      [&pool] {
+        const size_t live = pool.liveInstances(), idle = pool.idleInstances();
+        return live > idle ? live - idle : 0;
+      },
+      [&pool] { return pool.provisionedInstances(); },
+      [&store] { return store->asyncQueueStats(); }, [] { return systemNowMillis(); }, "/proc"});
   model::ArnContext arn{o.region, o.account_id};
-  invoke::Invoker invoker(*store, pool, arn);
+  invoke::Invoker invoker(*store, pool, arn, &observer);
 
   // The durable async queue: events are committed (in groups) before their 202, and
   // the dispatcher delivers them through the same invoker as sync invokes.
@@ -206,7 +230,12 @@ int runServe(const ServeOptions& o) {
 
   auto router = std::make_shared<http::Router>();
   gateway::addInvokeRoutes(*router, invoker, async_queue, idempotency_keys);
-  control::FunctionsApiDeps api_deps{*store, code, pool, logs, arn};
+  control::FunctionsApiDeps api_deps{
+      *store, code, pool,
+      logs,   arn,  [&observer](const std::string& name) {
+                                       observer.functionDeleted(name); }};
+  control::addObservabilityRoutes(*router,
+                                  control::ObservabilityApiDeps{*store, observer.recordsEnabled()});
   control::addFunctionRoutes(*router, api_deps);
   control::addConcurrencyRoutes(*router, api_deps);
   control::addEventInvokeConfigRoutes(*router, api_deps, queues);
@@ -231,8 +260,11 @@ int runServe(const ServeOptions& o) {
   };
   auto api = std::make_shared<http::Server>(
       ioc,
-      control::makeApiHandler(router, std::make_shared<control::Authenticator>(*creds),
-                              control::Health{[&ready] { return ready.load(); }}),
+      control::makeApiHandler(
+          router, std::make_shared<control::Authenticator>(*creds),
+          control::Health{[&ready] { return ready.load(); }},
+          control::MetricsEndpoint{[&observer] { return observer.renderMetrics(); }, o.metrics_auth,
+                                   [&observer](int status) { observer.httpRequest(status); }}),
       http_options);
   auto bound = api->listen(*endpoint);
   if (!bound) return fail("cannot listen", bound.error());
@@ -278,6 +310,8 @@ int runServe(const ServeOptions& o) {
              {"sandbox", launcher_setup->description}});
   ioc.run();
   for (auto& w : workers) w.join();
+  logs.setSink({});
+  observer.stop();  // writes the records and log lines still queued
   log::info(kComponent, "stopped");
   return 0;
 }

@@ -94,6 +94,38 @@ CLI::App* addServeCommand(CLI::App& app, ServeOptions& o) {
   serve->add_option("--log-level", o.log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
+  serve->add_flag("--metrics-auth", o.metrics_auth,
+                  "Require authentication on GET /metrics (default: open, like /healthz)");
+  serve
+      ->add_option("--records", o.records,
+                   "Keep invocation records and function log lines in the store (on|off)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  serve
+      ->add_option("--records-retention-hours", o.records_retention_hours,
+                   "Invocation records older than this are deleted")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  serve
+      ->add_option("--records-max", o.records_max,
+                   "At most this many invocation records are kept (oldest go first)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000000}))
+      ->capture_default_str();
+  serve
+      ->add_option("--logs-retention-hours", o.logs_retention_hours,
+                   "Function log lines older than this are deleted")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  serve
+      ->add_option("--logs-max-bytes", o.logs_max_bytes,
+                   "Function log lines kept at most, in message bytes (oldest go first)")
+      ->check(CLI::Range(int64_t{1024}, int64_t{1} << 50))
+      ->capture_default_str();
+  serve
+      ->add_option("--retention-sweep-seconds", o.retention_sweep_seconds,
+                   "How often retention limits are enforced")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
   return serve;
 }
 

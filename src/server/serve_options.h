@@ -35,6 +35,14 @@ struct ServeOptions {
   int async_workers = 64;
   int64_t async_retention_seconds = 86400;  // finished async events kept this long
   int64_t idempotency_ttl_seconds = 3600;
+  // Observability (README "Observability").
+  bool metrics_auth = false;   // /metrics requires authentication
+  std::string records = "on";  // on | off: invocation records and persisted logs
+  double records_retention_hours = 168;
+  int64_t records_max = 1000000;
+  double logs_retention_hours = 168;
+  int64_t logs_max_bytes = 1024LL * 1024 * 1024;
+  int retention_sweep_seconds = 60;
 };
 
 // Registers `serve` on `app`; returns the subcommand so main can tell it was chosen.

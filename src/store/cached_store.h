@@ -52,6 +52,29 @@ class CachedStore : public Store {
   Result<std::vector<ProvisionedConcurrencyConfig>> listProvisionedConcurrency(
       const std::string& function_name) override;
 
+  Result<void> appendInvocationRecords(
+      const std::vector<model::InvocationRecord>& records) override {
+    return inner_->appendInvocationRecords(records);
+  }
+  Result<RecordPage> queryInvocationRecords(const RecordQuery& query) override {
+    return inner_->queryInvocationRecords(query);
+  }
+  Result<int64_t> pruneInvocationRecords(int64_t older_than_ms, int64_t keep_max) override {
+    return inner_->pruneInvocationRecords(older_than_ms, keep_max);
+  }
+  Result<void> appendLogChunks(const std::vector<model::LogChunk>& chunks) override {
+    return inner_->appendLogChunks(chunks);
+  }
+  Result<std::vector<model::LogLine>> queryLogLines(const LogQuery& query) override {
+    return inner_->queryLogLines(query);
+  }
+  Result<int64_t> pruneLogLines(int64_t older_than_ms, int64_t max_bytes) override {
+    return inner_->pruneLogLines(older_than_ms, max_bytes);
+  }
+  Result<std::vector<AsyncQueueStat>> asyncQueueStats() override {
+    return inner_->asyncQueueStats();
+  }
+
  private:
   void forget(const std::string& name);
 

@@ -117,6 +117,18 @@ Statement& Statement::bind(int index, int64_t value) {
   return *this;
 }
 
+Statement& Statement::bindDouble(int index, double value) {
+  noteBindResult(sqlite3_bind_double(stmt_, index, value), index);
+  return *this;
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  bind_rc_ = SQLITE_OK;
+  bind_index_ = 0;
+}
+
 Result<bool> Statement::step() {
   if (bind_rc_ != SQLITE_OK) {
     return sqliteError("bind parameter " + std::to_string(bind_index_) + " of " + describe(sql_),
@@ -144,6 +156,8 @@ std::string Statement::columnText(int index) const {
 int64_t Statement::columnInt64(int index) const { return sqlite3_column_int64(stmt_, index); }
 
 int Statement::columnInt(int index) const { return sqlite3_column_int(stmt_, index); }
+
+double Statement::columnDouble(int index) const { return sqlite3_column_double(stmt_, index); }
 
 bool Statement::columnIsNull(int index) const {
   return sqlite3_column_type(stmt_, index) == SQLITE_NULL;

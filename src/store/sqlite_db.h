@@ -58,6 +58,9 @@ class Statement {
   Statement& bind(int index, std::string_view text);
   Statement& bind(int index, int64_t value);
   Statement& bind(int index, int value) { return bind(index, static_cast<int64_t>(value)); }
+  Statement& bindDouble(int index, double value);
+  // Makes the statement ready to run again with new bindings (one prepare per batch).
+  void reset();
 
   // true when a row is ready to read, false when the statement has finished.
   Result<bool> step();
@@ -67,6 +70,7 @@ class Statement {
   std::string columnText(int index) const;  // "" for NULL
   int64_t columnInt64(int index) const;
   int columnInt(int index) const;
+  double columnDouble(int index) const;
   bool columnIsNull(int index) const;
 
  private:

@@ -143,6 +143,54 @@ CREATE TABLE provisioned_concurrency (
 ) STRICT;
 )sql";
 
+// Observability (issue 6): one row per invocation (retries included) and one per chunk
+// of function output. Both are pruned by age and count/size, so ids only grow and are
+// the paging and follow cursors.
+constexpr std::string_view kObservabilityV7 = R"sql(
+CREATE TABLE invocation_records (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  request_id     TEXT    NOT NULL,
+  function_name  TEXT    NOT NULL,
+  version        TEXT    NOT NULL,
+  qualifier      TEXT    NOT NULL DEFAULT '',
+  trigger_kind   TEXT    NOT NULL,
+  start_ms       INTEGER NOT NULL,
+  duration_ms    REAL    NOT NULL,
+  billed_ms      INTEGER NOT NULL,
+  init_ms        REAL    NOT NULL,
+  cold_start     INTEGER NOT NULL,
+  instance_id    TEXT    NOT NULL DEFAULT '',
+  max_memory_mb  INTEGER NOT NULL,
+  memory_size_mb INTEGER NOT NULL,
+  outcome        TEXT    NOT NULL,
+  error_type     TEXT    NOT NULL DEFAULT '',
+  attempt        INTEGER NOT NULL,
+  trace_id       TEXT    NOT NULL DEFAULT '',
+  correlation_id TEXT    NOT NULL DEFAULT '',
+  request_key    INTEGER NOT NULL
+) STRICT;
+-- Two indexes only: every index costs each invocation a B-tree insert. Request ids are
+-- found through request_key (a 64-bit hash of the id: a small integer key instead of a
+-- random 36-byte one); age pruning walks from the oldest id instead of a time index.
+CREATE INDEX invocation_records_by_function ON invocation_records(function_name, id);
+CREATE INDEX invocation_records_by_request ON invocation_records(request_key);
+
+-- Function output: one row per run of consecutive lines of one invocation (usually
+-- the whole invocation: START, output, END, REPORT), text joined by newlines.
+CREATE TABLE log_chunks (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  timestamp_ms  INTEGER NOT NULL,
+  function_name TEXT    NOT NULL,
+  request_id    TEXT    NOT NULL DEFAULT '',
+  text          TEXT    NOT NULL,
+  line_count    INTEGER NOT NULL,
+  bytes         INTEGER NOT NULL,
+  request_key   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX log_chunks_by_function ON log_chunks(function_name, id);
+CREATE INDEX log_chunks_by_request ON log_chunks(request_key);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "create functions and function_versions", kFunctionsV1},
     Migration{2, "reserved concurrency per function", kReservedConcurrencyV2},
@@ -150,6 +198,7 @@ constexpr std::array kMigrations = {
     Migration{4, "named queues, idempotency keys, event replay and retention", kQueuesV4},
     Migration{5, "network mode and keep-alive per function version", kFunctionSettingsV5},
     Migration{6, "provisioned concurrency configs", kProvisionedConcurrencyV6},
+    Migration{7, "invocation records and function log lines", kObservabilityV7},
 };
 
 constexpr std::string_view kCreateMigrationsTable = R"sql(

@@ -84,6 +84,16 @@ class SqliteStore : public Store, public QueueStore {
   Result<std::pair<int64_t, int>> eventAgeAndRetries(const std::string& function_name) override;
   Result<int> sweep(int64_t now_ms, int64_t finished_before_ms) override;
 
+  // Observability (sqlite_observability.cc).
+  Result<void> appendInvocationRecords(
+      const std::vector<model::InvocationRecord>& records) override;
+  Result<RecordPage> queryInvocationRecords(const RecordQuery& query) override;
+  Result<int64_t> pruneInvocationRecords(int64_t older_than_ms, int64_t keep_max) override;
+  Result<void> appendLogChunks(const std::vector<model::LogChunk>& chunks) override;
+  Result<std::vector<model::LogLine>> queryLogLines(const LogQuery& query) override;
+  Result<int64_t> pruneLogLines(int64_t older_than_ms, int64_t max_bytes) override;
+  Result<std::vector<AsyncQueueStat>> asyncQueueStats() override;
+
  private:
   explicit SqliteStore(sqlite::Database db) : db_(std::move(db)) {}
   // The caller holds mutex_ (and usually a transaction).
@@ -93,7 +103,8 @@ class SqliteStore : public Store, public QueueStore {
   // TODO(perf): WAL lets readers run beside the writer; a small pool of read-only
   // connections would let get/list calls stop queueing behind this one mutex.
   std::mutex mutex_;
-  sqlite::Database db_;  // guarded by mutex_, as is every statement prepared on it
+  sqlite::Database db_;     // guarded by mutex_, as is every statement prepared on it
+  int64_t log_bytes_ = -1;  // total bytes of log_chunks; -1 until a sweep counts them
 };
 
 }  // namespace nimbus::store

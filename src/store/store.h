@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "model/function_config.h"
+#include "model/invocation_record.h"
 
 namespace nimbus::store {
 
@@ -57,6 +58,42 @@ struct ProvisionedConcurrencyConfig {
 struct FunctionPage {
   std::vector<model::FunctionConfig> functions;
   std::optional<std::string> next_marker;  // present when more remain
+};
+
+// Filters of GET /v1/invocations; empty strings and zero times mean "any".
+struct RecordQuery {
+  std::string function_name;
+  std::string outcome;
+  std::string request_id;
+  int64_t since_ms = 0;   // start_ms >= since_ms
+  int64_t until_ms = 0;   // start_ms < until_ms, when non-zero
+  int64_t before_id = 0;  // paging cursor: records with id < before_id (0: from the newest)
+  int limit = 100;
+};
+
+struct RecordPage {
+  std::vector<model::InvocationRecord> records;  // newest first
+  std::optional<int64_t> next_before_id;         // present when more may remain
+};
+
+// Filters of GET /v1/logs. With after_id (a LogLine id), the lines after that cursor,
+// oldest first (a follower); without, the newest `limit` matching lines, oldest first
+// (a tail). since_ms applies to chunks (the time of their first line).
+struct LogQuery {
+  std::string function_name;
+  std::string request_id;
+  int64_t since_ms = 0;
+  int64_t after_id = 0;
+  int limit = 100;
+};
+
+// Async queue figures of one function, for the metrics scrape.
+struct AsyncQueueStat {
+  std::string function_name;
+  int64_t queued = 0;
+  int64_t running = 0;
+  int64_t dead = 0;
+  int64_t oldest_queued_ms = 0;  // received_ms of the oldest queued event; 0 when none
 };
 
 class Store {
@@ -124,6 +161,40 @@ class Store {
   // empty (loaded at start to provision again).
   virtual Result<std::vector<ProvisionedConcurrencyConfig>> listProvisionedConcurrency(
       const std::string& function_name) = 0;
+
+  // --- Observability: invocation records and function log lines. Defaults answer
+  // kInternal so that test doubles need not implement them. ---
+  // Appends every record (or line) in one transaction.
+  virtual Result<void> appendInvocationRecords(const std::vector<model::InvocationRecord>&) {
+    return unsupported("invocation records");
+  }
+  virtual Result<RecordPage> queryInvocationRecords(const RecordQuery&) {
+    return unsupported("invocation records");
+  }
+  // Deletes records that started before older_than_ms, then the oldest beyond keep_max
+  // (0: no count limit). Returns how many went.
+  virtual Result<int64_t> pruneInvocationRecords(int64_t /*older_than_ms*/, int64_t /*keep_max*/) {
+    return unsupported("invocation records");
+  }
+  virtual Result<void> appendLogChunks(const std::vector<model::LogChunk>&) {
+    return unsupported("log lines");
+  }
+  virtual Result<std::vector<model::LogLine>> queryLogLines(const LogQuery&) {
+    return unsupported("log lines");
+  }
+  // Deletes chunks older than older_than_ms, then the oldest until the text left totals
+  // at most max_bytes (0: no size limit). Returns how many chunks went.
+  virtual Result<int64_t> pruneLogLines(int64_t /*older_than_ms*/, int64_t /*max_bytes*/) {
+    return unsupported("log lines");
+  }
+  virtual Result<std::vector<AsyncQueueStat>> asyncQueueStats() {
+    return unsupported("async queue statistics");
+  }
+
+ private:
+  static Error unsupported(const char* what) {
+    return makeError(ErrorCode::kInternal, std::string(what) + " are not kept by this store");
+  }
 };
 
 }  // namespace nimbus::store
