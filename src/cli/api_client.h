@@ -1,4 +1,4 @@
-// A small synchronous HTTP/1.1 client for the nimbus API: one keep-alive connection,
+// The nimbus API client: the shared http::Client (one keep-alive connection) plus
 // bearer authentication, and the endpoint/URL helpers the verbs build paths with.
 #pragma once
 
@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "cli/credentials.h"
+#include "http/client.h"
 
 namespace nimbus::cli {
 
@@ -18,32 +19,20 @@ inline constexpr const char* kDefaultEndpoint = "http://127.0.0.1:8080";
 
 // Where the server listens. Only plain http: the CLI links no TLS stack, and a nimbus
 // behind a TLS proxy is reached on its local port.
-struct Endpoint {
-  std::string host;       // without IPv6 brackets
-  std::string port;       // "80" when the URL names none
-  std::string base_path;  // "" or a prefix such as "/nimbus", never ending in '/'
-  std::string url;        // as the user gave it, for messages
-};
+using Endpoint = http::ClientEndpoint;
 
 // Accepts "http://host[:port][/prefix]" and the scheme-less "host[:port]".
 // InvalidParameter for other schemes or malformed authorities.
-Result<Endpoint> parseEndpoint(std::string_view url);
+inline Result<Endpoint> parseEndpoint(std::string_view url) {
+  return http::parseClientEndpoint(url);
+}
 
 // Percent-encodes everything but RFC 3986 unreserved characters, so a name such as
 // "f:$LATEST" becomes one path segment ("f%3A%24LATEST"), as AWS clients send it.
 std::string percentEncode(std::string_view text);
 
-using Headers = std::vector<std::pair<std::string, std::string>>;
-
-struct ApiResponse {
-  int status = 0;
-  Headers headers;
-  std::string body;
-
-  bool ok() const { return status >= 200 && status < 300; }
-  // Case-insensitive; the first value when repeated.
-  std::optional<std::string> header(std::string_view name) const;
-};
+using Headers = http::ClientHeaders;
+using ApiResponse = http::ClientResponse;
 
 // Owns one connection, reused across calls while the server keeps it alive. Not
 // thread-safe: one verb on one thread uses it. Transport failures come back as
@@ -61,17 +50,11 @@ class ApiClient {
   Result<ApiResponse> send(std::string_view method, std::string_view target, std::string body = {},
                            const Headers& headers = {});
 
-  const Endpoint& endpoint() const { return endpoint_; }
+  const Endpoint& endpoint() const { return client_.endpoint(); }
 
  private:
-  struct Connection;
-
-  Result<ApiResponse> sendOnce(std::string_view method, std::string_view target,
-                               const std::string& body, const Headers& headers, bool* stale);
-
-  Endpoint endpoint_;
   Credentials credentials_;
-  std::unique_ptr<Connection> connection_;
+  http::Client client_;
 };
 
 }  // namespace nimbus::cli
