@@ -597,6 +597,14 @@ def handle_invocation(client, handler, headers, body):
         os.environ["_X_AMZN_TRACE_ID"] = trace_id
     else:
         os.environ.pop("_X_AMZN_TRACE_ID", None)
+    # W3C trace context of this invocation (OpenTelemetry's environment carriers).
+    for header, env in (("lambda-runtime-traceparent", "TRACEPARENT"),
+                        ("lambda-runtime-tracestate", "TRACESTATE")):
+        value = headers.get(header)
+        if value:
+            os.environ[env] = value
+        else:
+            os.environ.pop(env, None)
 
     try:
         event = json_loads(body) if body.strip() else {}

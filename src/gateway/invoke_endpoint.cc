@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "gateway/error_mapping.h"
+#include "gateway/gateway_span.h"
 
 namespace nimbus::gateway {
 
@@ -21,14 +22,6 @@ std::string logTail(const std::string& log, size_t max_bytes) {
   // Do not start inside a UTF-8 sequence.
   while (start < log.size() && (static_cast<unsigned char>(log[start]) & 0xC0) == 0x80) ++start;
   return log.substr(start);
-}
-
-std::string newTraceId() {
-  char secs[16];
-  std::snprintf(secs, sizeof secs, "%08llx",
-                static_cast<unsigned long long>(systemNowMillis() / 1000));
-  return std::string("Root=1-") + secs + "-" + hexEncode(idRandomBytes(12)) +
-         ";Parent=" + hexEncode(idRandomBytes(8)) + ";Sampled=0";
 }
 
 std::string correlationIdOf(std::string_view header) {
@@ -93,7 +86,7 @@ Response replayedAnswer(const Request& req, const std::string& stored,
 
 asio::awaitable<Response> handleInvoke(invoke::Invoker& invoker, queue::GroupCommitter& async_queue,
                                        queue::IdempotencyKeys& keys, Request& req,
-                                       const http::RouteParams& params) {
+                                       const http::RouteParams& params, const GatewayTrace& trace) {
   const std::string request_id = newUuid();
   auto fail = [&](const Error& e) { return errorResponse(req, e, request_id); };
 
@@ -140,8 +133,11 @@ asio::awaitable<Response> handleInvoke(invoke::Invoker& invoker, queue::GroupCom
     }
     ireq.client_context = *decoded;
   }
-  ireq.trace_id = std::string(req["X-Amzn-Trace-Id"]);
-  if (ireq.trace_id.empty()) ireq.trace_id = newTraceId();
+  // The function's trace context names the gateway span as its parent (the invoker
+  // puts its invoke span in between); async events keep it in the X-Ray form.
+  ireq.trace_id = observability::formatXrayHeader(trace.own);
+  ireq.traceparent = observability::formatTraceparent(trace.own);
+  ireq.tracestate = trace.own.tracestate;
 
   if (type == "DryRun") {
     auto config = invoker.resolve(*ref);
@@ -246,7 +242,17 @@ void addInvokeRoutes(http::Router& router, invoke::Invoker& invoker,
       http::Verb::post, "/2015-03-31/functions/{name}/invocations",
       [&invoker, &async_queue, &keys](Request& req, const http::RequestInfo&,
                                       const http::RouteParams& p) -> asio::awaitable<Response> {
-        co_return co_await handleInvoke(invoker, async_queue, keys, req, p);
+        observability::Observer* observer = invoker.observer();
+        const bool tracing = observer != nullptr && observer->tracingEnabled();
+        const GatewayTrace trace = startGatewayTrace(req, tracing);
+        const std::string function = p.path.at("name");
+        std::string type(req["X-Amz-Invocation-Type"]);
+        Response res = co_await handleInvoke(invoker, async_queue, keys, req, p, trace);
+        if (tracing) {
+          observer->recordSpan(
+              gatewaySpan(trace, function, type.empty() ? "RequestResponse" : type, res));
+        }
+        co_return res;
       });
 }
 

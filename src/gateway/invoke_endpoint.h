@@ -22,8 +22,6 @@ void addInvokeRoutes(http::Router& router, invoke::Invoker& invoker,
 
 // The last 4 KB of a log, never starting inside a UTF-8 sequence.
 std::string logTail(const std::string& log, size_t max_bytes = kLogTailBytes);
-// A new X-Ray style trace header: Root=1-<8 hex secs>-<24 hex>;Sampled=0
-std::string newTraceId();
 // X-Correlation-Id as the caller sent it when it is a printable token of at most 128
 // bytes, else a new UUID.
 std::string correlationIdOf(std::string_view header);

@@ -4,6 +4,7 @@
 #include "base/encoding.h"
 #include "base/time.h"
 #include "invoke/invocation_record_builder.h"
+#include "invoke/invocation_spans.h"
 
 namespace nimbus::invoke {
 
@@ -29,12 +30,25 @@ boost::asio::awaitable<Result<model::InvokeResult>> Invoker::invoke(const model:
   if (request.invoked_arn.empty()) {
     request.invoked_arn = model::functionArn(arn_, ref.name, ref.qualifier);
   }
+  const bool tracing = observer_ != nullptr && observer_->tracingEnabled();
+  const InvocationTrace trace = traceInvocation(request, tracing);
   if (!observer_) co_return co_await pool_.invoke(*config, std::move(request));
 
   InvocationStart start = startOf(*config, request, systemNowMillis());
+  start.record.trace_id = trace.parent.trace_id;
+  const int64_t queued_since_ms = request.queued_since_ms;
+  const std::string arn = tracing ? request.invoked_arn : std::string();
+  const int64_t begin_ns = tracing ? observability::unixNanosNow() : 0;
   observer_->invocationStarted(config->name, config->version);
   auto result = co_await pool_.invoke(*config, std::move(request));
-  observer_->invocationFinished(buildRecord(start, result));
+  model::InvocationRecord record = buildRecord(start, result);
+  if (tracing) {
+    for (auto& span : invocationSpans(trace, record, arn, queued_since_ms, begin_ns,
+                                      observability::unixNanosNow())) {
+      observer_->recordSpan(std::move(span));
+    }
+  }
+  observer_->invocationFinished(std::move(record));
   co_return result;
 }
 

@@ -32,6 +32,7 @@ class Invoker {
   boost::asio::awaitable<Result<model::InvokeResult>> invoke(const model::FunctionRef& ref,
                                                              model::InvokeRequest request);
   const model::ArnContext& arnContext() const { return arn_; }
+  observability::Observer* observer() const { return observer_; }
 
  private:
   store::Store& store_;

@@ -15,7 +15,10 @@ struct InvokeRequest {
   std::string payload;           // event bytes (JSON)
   std::string client_context;    // decoded X-Amz-Client-Context (JSON text), may be empty
   std::string cognito_identity;  // JSON text, may be empty
-  std::string trace_id;          // X-Amzn-Trace-Id form
+  std::string trace_id;          // X-Amzn-Trace-Id form (Root=1-...;Parent=...;Sampled=...)
+  std::string traceparent;       // W3C form of the same trace; wins over trace_id when valid
+  std::string tracestate;        // W3C tracestate, passed on as given
+  int64_t queued_since_ms = 0;   // async: when the event started waiting (queue-wait span)
   std::string correlation_id;    // X-Correlation-Id, kept in records and logs
   std::string trigger = "sync";  // what started it: sync | async | ... (records, metrics)
   int attempt = 1;               // 1 for the first run; async retries count up

@@ -82,6 +82,10 @@ InvocationMetrics::InvocationMetrics() {
   auto truncated = registry_.counter("nimbus_log_lines_truncated_total",
                                      "Function log lines cut at the line length cap.");
   log_lines_truncated_ = truncated->at({});
+  auto spans_dropped = registry_.counter(
+      "nimbus_trace_spans_dropped_total",
+      "Trace spans dropped: export queue full, or the OTLP collector slow or down.");
+  trace_spans_dropped_ = spans_dropped->at({});
   process_cpu_ = registry_.counter("process_cpu_seconds_total",
                                    "Total user and system CPU time spent in seconds.");
   process_rss_ = registry_.gauge("process_resident_memory_bytes", "Resident memory size in bytes.");

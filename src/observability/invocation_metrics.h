@@ -45,6 +45,8 @@ class InvocationMetrics {
   Counter& recordsDropped() { return *records_dropped_; }
   Counter& logLinesDropped() { return *log_lines_dropped_; }
   Counter& logLinesTruncated() { return *log_lines_truncated_; }
+  // Spans lost because the export queue was full or the collector did not take them.
+  std::shared_ptr<Counter> traceSpansDropped() { return trace_spans_dropped_; }
 
   std::string render() const { return registry_.render(); }
   Registry& registry() { return registry_; }
@@ -79,6 +81,7 @@ class InvocationMetrics {
   std::shared_ptr<Counter> records_dropped_;
   std::shared_ptr<Counter> log_lines_dropped_;
   std::shared_ptr<Counter> log_lines_truncated_;
+  std::shared_ptr<Counter> trace_spans_dropped_;
   std::shared_ptr<Family<Counter>> process_cpu_;
   std::shared_ptr<Family<Gauge>> process_rss_;
   std::shared_ptr<Family<Gauge>> process_fds_;

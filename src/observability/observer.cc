@@ -25,6 +25,10 @@ std::string chunkKey(const std::string& function, const std::string& request_id)
 
 Observer::Observer(store::Store& store, ObserverOptions options)
     : store_(store), options_(std::move(options)) {
+  if (options_.span_exporter) {
+    tracer_ = std::make_unique<Tracer>(options_.span_exporter, options_.tracer,
+                                       metrics_.traceSpansDropped());
+  }
   if (!options_.records) return;
   records_ = std::make_unique<BatchWriter<model::InvocationRecord>>(
       BatchWriterOptions{"invocation_records", options_.record_queue, 1024, options_.flush_interval,
@@ -125,6 +129,7 @@ void Observer::closeChunksOpenedBefore(int64_t cutoff_steady_ms) {
 void Observer::functionDeleted(const std::string& function) { metrics_.forget(function); }
 
 void Observer::drain() {
+  if (tracer_) tracer_->drain();
   if (!logs_) return;
   closeChunksOpenedBefore(INT64_MAX);
   records_->drain();
@@ -141,6 +146,7 @@ void Observer::stop() {
   if (logs_) closeChunksOpenedBefore(INT64_MAX);
   if (records_) records_->stop();
   if (logs_) logs_->stop();
+  if (tracer_) tracer_->stop();
 }
 
 void Observer::housekeepingLoop() {

@@ -20,6 +20,8 @@
 #include "observability/batch_writer.h"
 #include "observability/invocation_metrics.h"
 #include "observability/retention.h"
+#include "observability/span.h"
+#include "observability/tracer.h"
 #include "store/store.h"
 
 namespace nimbus::observability {
@@ -33,6 +35,9 @@ struct ObserverOptions {
   size_t log_queue = 65536;  // chunks
   size_t max_chunk_bytes = 64 * 1024;
   std::chrono::milliseconds flush_interval{200};
+  // Where spans go (OTLP); none: tracing off, spans are not even built.
+  std::shared_ptr<SpanExporter> span_exporter;
+  TracerOptions tracer;
 };
 
 inline constexpr const char* kLineTruncatedMarker = " [nimbus] line truncated";
@@ -56,6 +61,11 @@ class Observer {
   std::string renderMetrics() const { return metrics_.render(); }
   InvocationMetrics& metrics() { return metrics_; }
   bool recordsEnabled() const { return options_.records; }
+  bool tracingEnabled() const { return tracer_ != nullptr; }
+  // A finished span, queued for export (dropped and counted when the queue is full).
+  void recordSpan(Span span) {
+    if (tracer_) tracer_->record(std::move(span));
+  }
   // Writes everything queued so far (tests, shutdown).
   void drain();
   // Ends the writers (after writing what they hold) and the retention thread.
@@ -74,6 +84,7 @@ class Observer {
   InvocationMetrics metrics_;
   std::unique_ptr<BatchWriter<model::InvocationRecord>> records_;
   std::unique_ptr<BatchWriter<model::LogChunk>> logs_;
+  std::unique_ptr<Tracer> tracer_;
 
   struct OpenChunk {
     model::LogChunk chunk;

@@ -427,6 +427,8 @@ asio::awaitable<model::InvokeResult> Instance::invoke(model::InvokeRequest reque
   ev.timeout_ms = timeout_ms;
   ev.invoked_arn = request.invoked_arn;
   ev.trace_id = request.trace_id;
+  ev.traceparent = request.traceparent;
+  ev.tracestate = request.tracestate;
   ev.client_context = request.client_context;
   ev.cognito_identity = request.cognito_identity;
   // Until the runtime takes the event, the clock is the init limit (cold) or the timeout.

@@ -142,7 +142,9 @@ asio::awaitable<void> Dispatcher::deliver(store::AsyncEvent event) {
   request.request_id = event.request_id;  // the invoker keeps it: same id on every attempt
   request.payload = event.payload;
   request.client_context = event.client_context;
-  request.trace_id = event.trace_id;
+  request.trace_id = event.trace_id;  // its Parent is the accepting gateway span
+  // The queue-wait span: since acceptance for the first run, since it fell due for a retry.
+  request.queued_since_ms = event.attempts == 0 ? event.received_ms : event.next_attempt_ms;
   request.trigger = "async";
   request.attempt = event.attempts + 1;  // throttled tries do not count, as in Lambda
   auto result = co_await invoker_.invoke(ref, std::move(request));

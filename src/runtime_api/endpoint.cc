@@ -58,6 +58,12 @@ std::shared_ptr<http::Router> makeRouter(std::shared_ptr<Channel> ch) {
                 res.set("Lambda-Runtime-Deadline-Ms", std::to_string(event->deadline_ms));
                 res.set("Lambda-Runtime-Invoked-Function-Arn", event->invoked_arn);
                 if (!event->trace_id.empty()) res.set("Lambda-Runtime-Trace-Id", event->trace_id);
+                if (!event->traceparent.empty()) {
+                  res.set("Lambda-Runtime-Traceparent", event->traceparent);
+                }
+                if (!event->tracestate.empty()) {
+                  res.set("Lambda-Runtime-Tracestate", event->tracestate);
+                }
                 if (!event->client_context.empty()) {
                   res.set("Lambda-Runtime-Client-Context", event->client_context);
                 }

@@ -27,6 +27,7 @@
 #include "control/queues_api.h"
 #include "control/root_credentials.h"
 #include "control/settings_api.h"
+#include "control/stats_api.h"
 #include "gateway/error_mapping.h"
 #include "gateway/invoke_endpoint.h"
 #include "invoke/invoker.h"
@@ -38,6 +39,7 @@
 #include "queue/replayer.h"
 #include "queue/sweeper.h"
 #include "sandbox/process.h"
+#include "server/otlp_exporter.h"
 #include "server/sandbox_setup.h"
 #include "server/serve_options.h"
 #include "store/cached_store.h"
@@ -181,6 +183,14 @@ int runServe(const ServeOptions& o) {
   observer_options.retention = observability::RetentionPolicy{
       o.records_retention_hours, o.records_max, o.logs_retention_hours, o.logs_max_bytes};
   observer_options.sweep_interval = std::chrono::seconds(o.retention_sweep_seconds);
+  if (!o.otlp_endpoint.empty()) {
+    auto exporter = server::OtlpHttpExporter::create(o.otlp_endpoint,
+                                                     std::chrono::milliseconds(o.otlp_timeout_ms));
+    if (!exporter) return fail("bad --otlp-endpoint", exporter.error());
+    observer_options.span_exporter = std::move(*exporter);
+    observer_options.tracer.resource.attributes.emplace_back("cloud.region", o.region);
+    log::info(kComponent, "exporting trace spans", {{"otlp_endpoint", o.otlp_endpoint}});
+  }
   observability::Observer observer(*store, observer_options);
   if (observer.recordsEnabled()) {
     logs.setSink([&observer](const std::string& function, const pool::LogEvent& e) {
@@ -236,6 +246,7 @@ int runServe(const ServeOptions& o) {
                                        observer.functionDeleted(name); }};
   control::addObservabilityRoutes(*router,
                                   control::ObservabilityApiDeps{*store, observer.recordsEnabled()});
+  control::addStatsRoutes(*router, control::StatsApiDeps{*store, observer.recordsEnabled()});
   control::addFunctionRoutes(*router, api_deps);
   control::addConcurrencyRoutes(*router, api_deps);
   control::addEventInvokeConfigRoutes(*router, api_deps, queues);

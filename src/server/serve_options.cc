@@ -126,6 +126,14 @@ CLI::App* addServeCommand(CLI::App& app, ServeOptions& o) {
                    "How often retention limits are enforced")
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
+  serve->add_option("--otlp-endpoint", o.otlp_endpoint,
+                    "Export trace spans with OTLP/HTTP JSON to this collector "
+                    "(http://host:port; POST /v1/traces). Unset: no spans");
+  serve
+      ->add_option("--otlp-timeout-ms", o.otlp_timeout_ms,
+                   "Timeout of one span export request; a slower collector loses spans")
+      ->check(CLI::Range(50, 60000))
+      ->capture_default_str();
   return serve;
 }
 

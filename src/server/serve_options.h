@@ -43,6 +43,8 @@ struct ServeOptions {
   double logs_retention_hours = 168;
   int64_t logs_max_bytes = 1024LL * 1024 * 1024;
   int retention_sweep_seconds = 60;
+  std::string otlp_endpoint;   // http://host:port: OTLP/HTTP span export; empty: off
+  int otlp_timeout_ms = 2000;  // per export request
 };
 
 // Registers `serve` on `app`; returns the subcommand so main can tell it was chosen.
