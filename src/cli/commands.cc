@@ -20,6 +20,7 @@ void addClientCommands(CLI::App& app) {
   addAsyncCommand(app);
   addSettingsCommand(app);
   addInvocationsCommand(app);
+  addStatsCommand(app);
 }
 
 std::optional<int> runSelected(CLI::App& app) {
@@ -59,6 +60,9 @@ std::optional<int> runSelected(CLI::App& app) {
     }
     if (const CLI::App* sub = selected("invocations")) {
       return runInvocations(readCommonOptions(*sub), readInvocationsOptions(*sub));
+    }
+    if (const CLI::App* sub = selected("stats")) {
+      return runStats(readCommonOptions(*sub), readStatsOptions(*sub));
     }
   } catch (const std::exception& e) {
     // Errors travel as values; this catches what libraries still throw (allocation,

@@ -184,4 +184,18 @@ int runInvocations(const CommonOptions& common, const InvocationsOptions& option
 // The table `nimbus invocations` prints, from the API's "invocations" array.
 std::string formatInvocationTable(const boost::json::array& invocations);
 
+// `nimbus stats <fn>`: the function's health summary (GET /v1/functions/{name}/stats).
+struct StatsOptions {
+  std::string name;
+  std::string window = "1h";
+  std::optional<std::string> price_per_gb_second;
+  std::optional<std::string> price_per_request;
+  bool as_json = false;
+};
+void addStatsCommand(CLI::App& app);
+StatsOptions readStatsOptions(const CLI::App& sub);
+int runStats(const CommonOptions& common, const StatsOptions& options);
+// The summary `nimbus stats` prints, from the API's answer.
+std::string formatStats(const boost::json::object& stats);
+
 }  // namespace nimbus::cli

@@ -71,6 +71,15 @@ class CachedStore : public Store {
   Result<int64_t> pruneLogLines(int64_t older_than_ms, int64_t max_bytes) override {
     return inner_->pruneLogLines(older_than_ms, max_bytes);
   }
+  Result<void> scanInvocationRecords(
+      const std::string& function_name, int64_t since_ms, int64_t until_ms,
+      const std::function<void(const model::InvocationRecord&)>& visit) override {
+    return inner_->scanInvocationRecords(function_name, since_ms, until_ms, visit);
+  }
+  Result<int64_t> countDeadEvents(const std::string& function_name, int64_t since_ms,
+                                  int64_t until_ms) override {
+    return inner_->countDeadEvents(function_name, since_ms, until_ms);
+  }
   Result<std::vector<AsyncQueueStat>> asyncQueueStats() override {
     return inner_->asyncQueueStats();
   }

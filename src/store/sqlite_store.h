@@ -92,6 +92,11 @@ class SqliteStore : public Store, public QueueStore {
   Result<void> appendLogChunks(const std::vector<model::LogChunk>& chunks) override;
   Result<std::vector<model::LogLine>> queryLogLines(const LogQuery& query) override;
   Result<int64_t> pruneLogLines(int64_t older_than_ms, int64_t max_bytes) override;
+  Result<void> scanInvocationRecords(
+      const std::string& function_name, int64_t since_ms, int64_t until_ms,
+      const std::function<void(const model::InvocationRecord&)>& visit) override;
+  Result<int64_t> countDeadEvents(const std::string& function_name, int64_t since_ms,
+                                  int64_t until_ms) override;
   Result<std::vector<AsyncQueueStat>> asyncQueueStats() override;
 
  private:

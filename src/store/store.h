@@ -3,6 +3,7 @@
 // Implementations are thread-safe: any thread may call any method.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -186,6 +187,19 @@ class Store {
   // at most max_bytes (0: no size limit). Returns how many chunks went.
   virtual Result<int64_t> pruneLogLines(int64_t /*older_than_ms*/, int64_t /*max_bytes*/) {
     return unsupported("log lines");
+  }
+  // Calls `visit` with every record of `function_name` that started in [since_ms,
+  // until_ms), in id order; reads in pages, so writers are not held up for long.
+  virtual Result<void> scanInvocationRecords(
+      const std::string& /*function_name*/, int64_t /*since_ms*/, int64_t /*until_ms*/,
+      const std::function<void(const model::InvocationRecord&)>& /*visit*/) {
+    return unsupported("invocation records");
+  }
+  // Async events of the function that were received in [since_ms, until_ms) and are
+  // dead (given up on: sent to the DLQ / on-failure destination).
+  virtual Result<int64_t> countDeadEvents(const std::string& /*function_name*/,
+                                          int64_t /*since_ms*/, int64_t /*until_ms*/) {
+    return unsupported("async events");
   }
   virtual Result<std::vector<AsyncQueueStat>> asyncQueueStats() {
     return unsupported("async queue statistics");
