@@ -4,6 +4,7 @@ ids, follow mode, retention that really deletes, and caps that keep a function p
 100 MB from harming anyone else."""
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -96,7 +97,8 @@ def test_records_filters_and_paging(custom_server, zip_of):
         assert r["function"] == fn and r["version"] == "$LATEST" and r["trigger"] == "sync"
         assert r["attempt"] == 1 and r["instance_id"] == first["instance_id"]
         assert r["billed_duration_ms"] >= 1 and r["max_memory_used_mb"] > 0
-        assert r["trace_id"].startswith("Root=1-") and r["correlation_id"]
+        # The W3C trace id (32 hex), which is also the X-Ray Root (1-<8 hex>-<24 hex>).
+        assert re.fullmatch(r"[0-9a-f]{32}", r["trace_id"]) and r["correlation_id"]
         assert r["start_ms"] >= before
 
     errors = _all_records(api, function=fn, outcome="function_error")
