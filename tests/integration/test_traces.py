@@ -292,11 +292,33 @@ def test_a_bad_collector_costs_spans_not_invocations(custom_server, kind):
             stuck.close()
 
 
+NODE_FN = """
+exports.handler = async () => ({xray: process.env._X_AMZN_TRACE_ID,
+                                traceparent: process.env.TRACEPARENT,
+                                tracestate: process.env.TRACESTATE});
+"""
+
+
 def test_no_endpoint_no_spans_but_trace_ids_still_flow(custom_server):
     srv = custom_server()
-    _, fn = _create(srv)
+    lam, fn = _create(srv)
     api = Api(srv)
-    r = api.invoke(fn, headers={"traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01"})
+    r = api.invoke(fn, headers={"traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-00"})
     assert r.status_code == 200
     assert _xray_trace_id(r.json()["xray"]) == TRACE_ID
+    assert "Sampled=0" in r.json()["xray"] and r.json()["traceparent"].endswith("-00")
     assert api.metric("nimbus_trace_spans_dropped_total") == 0
+    # The node runtime sets the same variables.
+    node = h.unique_name("trace-node")
+    lam.create_function(FunctionName=node, Runtime="nodejs20.x", Role=h.ROLE,
+                        Handler="index.handler",
+                        Code={"ZipFile": h.zip_files({"index.js": NODE_FN})})
+    h.wait_ready(lam, node)
+    r = api.invoke(node, headers={"traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01",
+                                  "tracestate": "k=v"})
+    assert r.status_code == 200, r.text
+    seen = r.json()
+    assert _xray_trace_id(seen["xray"]) == TRACE_ID
+    assert seen["traceparent"].startswith(f"00-{TRACE_ID}-")
+    assert seen["traceparent"].split("-")[2] == _xray_parent(seen["xray"])
+    assert seen["tracestate"] == "k=v"
