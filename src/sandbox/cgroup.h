@@ -47,8 +47,8 @@ struct CgroupOptions {
 };
 
 // The cgroup(s) of one instance: one directory per hierarchy in use (three on v1, one on
-// v2). Threading: attach, killAll and remove belong to the owner; peakMemoryBytes and
-// oomKillCount may be called from any thread at any time.
+// v2). Threading: attach, killAll and remove belong to the owner; peakMemoryBytes,
+// usedMemoryBytes and oomKillCount may be called from any thread at any time.
 class InstanceCgroup {
  public:
   // Calls remove(); a failure is logged and left to the next start's clean-up.
@@ -63,6 +63,17 @@ class InstanceCgroup {
   // seen by calls to this function, so call it at least when an invocation ends. 0 when
   // memory is not enforced. Includes page cache charged to the group (files read).
   virtual int64_t peakMemoryBytes() const = 0;
+  // The instance's own memory at its highest, page cache left out: what Lambda's "Max
+  // Memory Used" means. Each call samples the larger of (a) what the group holds now
+  // without page cache (v1 memory.stat total_rss + total_shmem + memory.kmem.usage_in_bytes,
+  // v2 memory.stat anon + shmem + kernel) and (b) the sum of the peak resident sizes
+  // (VmHWM, which keeps a process's own high-water mark between samples) of the
+  // processes in the group; the result is the largest sample so far, never above
+  // peakMemoryBytes() where that is known. So the page cache of files the instance wrote
+  // (a disk-backed /tmp) or read is not counted, unless a process maps them. Call it at
+  // least when an invocation ends, while the processes live; peaks of processes that
+  // ended between calls are missed. 0 when memory is not enforced or nothing was seen.
+  virtual int64_t usedMemoryBytes() const = 0;
   // How many processes the kernel's OOM killer has killed in the group (v1
   // memory.oom_control, v2 memory.events "oom_kill"); 0 when unknown. An instance died
   // of its memory limit if it got SIGKILL and this grew since the invocation started.

@@ -95,6 +95,14 @@ TEST_F(CgroupV1FakeTest, CreateWritesTheLimits) {
               "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
   EXPECT_EQ((*group)->peakMemoryBytes(), 67108864);
   EXPECT_EQ((*group)->oomKillCount(), 2);
+  // Own memory: rss (huge pages are part of it) + shmem + kernel, not the page cache.
+  tree_.write(inst("memory", "memory.stat"),
+              "cache 60000000\nrss 4000000\nrss_huge 2097152\nshmem 0\n"
+              "total_cache 60000000\ntotal_rss 4000000\ntotal_rss_huge 2097152\n"
+              "total_shmem 100000\n");
+  tree_.write(inst("memory", "memory.kmem.usage_in_bytes"), "500000\n");
+  tree_.write(inst("memory", "cgroup.procs"), "");
+  EXPECT_EQ((*group)->usedMemoryBytes(), 4000000 + 100000 + 500000);
 }
 
 TEST_F(CgroupV1FakeTest, WithoutSwapAccountingUsesSwappinessAndSaysSo) {

@@ -347,9 +347,16 @@ class SandboxProcess final : public Process {
     return true;
   }
 
+  // Max Memory Used: the instance's own memory (anonymous, shmem, kernel, the processes'
+  // peak RSS), not page cache: a function that fills its disk-backed /tmp did not use
+  // that memory. After an OOM kill the group's peak is the truth (the limit was hit).
   int64_t maxMemoryBytes() const override {
     if (hooks_) {
-      if (int64_t peak = hooks_->peakMemoryBytes(); peak > 0) return peak;
+      const int64_t peak = hooks_->peakMemoryBytes();
+      if (peak > 0 && hooks_->oomKilled()) return peak;
+      if (int64_t used = hooks_->usedMemoryBytes(); used > 0) return used;
+      if (reaped_ && max_rss_bytes_ > 0) return max_rss_bytes_;
+      if (peak > 0) return peak;
     }
     if (reaped_) return max_rss_bytes_;
     return readVmHwmBytes(proc_root_, pid_);

@@ -42,6 +42,7 @@ class Hooks : public sandbox::InstanceHooks {
     return cgroup_ ? cgroup_->attach(pid) : Result<void>{};
   }
   int64_t peakMemoryBytes() const override { return cgroup_ ? cgroup_->peakMemoryBytes() : 0; }
+  int64_t usedMemoryBytes() const override { return cgroup_ ? cgroup_->usedMemoryBytes() : 0; }
   bool oomKilled() const override { return cgroup_ && cgroup_->oomKillCount() > 0; }
 
  private:
