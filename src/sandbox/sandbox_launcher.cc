@@ -34,6 +34,7 @@
 
 #include "base/log.h"
 #include "sandbox/child_syscall.h"
+#include "sandbox/launch_trace.h"
 #include "sandbox/mounts.h"
 #include "sandbox/namespaces.h"
 #include "sandbox/netns_listener.h"
@@ -76,8 +77,9 @@ struct ChildArgs {
   int sync_fd;
   int stdin_fd;
   int output_fd;
-  int keep_fds[4];  // the four above, ascending
-  int max_fd;       // for closing fds one by one where close_range is missing
+  int keep_fds[4];     // the four above, ascending
+  int max_fd;          // for closing fds one by one where close_range is missing
+  LaunchTrace* trace;  // null unless NIMBUS_SANDBOX_TRACE: the child's timestamps go here
 };
 
 // The kernel's struct sigaction (x86_64 and arm64 share this layout).
@@ -122,6 +124,7 @@ NIMBUS_SANDBOX_CHILD int childMain(void* raw) {
   using child::errOf;
   using child::sys;
   const ChildArgs& a = *static_cast<const ChildArgs*>(raw);
+  LaunchTrace::mark(a.trace, kChildStart);
 
   // The parent blocked every signal around clone, so none of its handlers can have run
   // here. Reset them all before anything can unblock (SIG_IGN would survive exec too).
@@ -139,6 +142,7 @@ NIMBUS_SANDBOX_CHILD int childMain(void* raw) {
 
   if (ChildStatus s = childBuildRoot(a.mounts); !s.ok()) childFail(a, s);
   if (ChildStatus s = childSetHostname(a.creds); !s.ok()) childFail(a, s);
+  LaunchTrace::mark(a.trace, kChildRootBuilt);
 
   // The parent writes the id maps, attaches cgroups and opens the listener meanwhile.
   char go = 0;
@@ -146,6 +150,7 @@ NIMBUS_SANDBOX_CHILD int childMain(void* raw) {
     r = sys(SYS_read, a.sync_fd, &go, 1);
   } while (r == -EINTR);
   if (r != 1) childFail(a, {ChildStep::kWaitForParent, r == 0 ? EPIPE : errOf(r), 0});
+  LaunchTrace::mark(a.trace, kChildGoSeen);
 
   if (ChildStatus s = childDropToSandboxUser(a.creds); !s.ok()) childFail(a, s);
   // The kernel clears the parent-death signal when credentials change: set it again,
@@ -178,6 +183,7 @@ NIMBUS_SANDBOX_CHILD int childMain(void* raw) {
 
   uint64_t none = 0;
   sys(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
+  LaunchTrace::mark(a.trace, kChildExec);
   r = sys(SYS_execve, a.executable, a.argv, a.envp);
   childFail(a, {ChildStep::kExec, errOf(r), 0});
 }
@@ -483,8 +489,8 @@ class SandboxLauncher final : public ProcessLauncher {
   ChildArgs childArgs(const ProcessSpec& spec, MountPlan& plan, const LaunchFds& fds,
                       const std::vector<char*>& argv, const std::vector<char*>& envp) const;
   Result<UniqueFd> parentPrepareChild(pid_t pid, uint32_t host_id, InstanceHooks* hooks,
-                                      const ProcessSpec& spec,
-                                      std::unique_ptr<EgressLease>* egress) const;
+                                      const ProcessSpec& spec, std::unique_ptr<EgressLease>* egress,
+                                      LaunchTrace* trace) const;
 
   const SandboxLauncherConfig config_;
   const RootTemplate root_;
@@ -555,17 +561,20 @@ ChildArgs SandboxLauncher::childArgs(const ProcessSpec& spec, MountPlan& plan, c
 // listener in its network.
 Result<UniqueFd> SandboxLauncher::parentPrepareChild(pid_t pid, uint32_t host_id,
                                                      InstanceHooks* hooks, const ProcessSpec& spec,
-                                                     std::unique_ptr<EgressLease>* egress) const {
+                                                     std::unique_ptr<EgressLease>* egress,
+                                                     LaunchTrace* trace) const {
   if (Result<void> r = writeIdMaps(config_.proc_root, pid, {config_.sandbox_uid, host_id},
                                    {config_.sandbox_gid, host_id});
       !r) {
     return r.error().withContext("sandbox");
   }
+  LaunchTrace::mark(trace, kIdMapsWritten);
   if (hooks != nullptr) {
     if (Result<void> r = hooks->attach(pid); !r) {
       return r.error().withContext("sandbox: attach to cgroups");
     }
   }
+  LaunchTrace::mark(trace, kAttached);
   std::string ns_path = config_.proc_root + "/" + std::to_string(pid) + "/ns/net";
   UniqueFd netns(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!netns.valid()) return sysError("sandbox: open " + ns_path, errno);
@@ -584,6 +593,10 @@ Result<UniqueFd> SandboxLauncher::parentPrepareChild(pid_t pid, uint32_t host_id
 
 Result<std::unique_ptr<Process>> SandboxLauncher::launchInSlot(const ProcessSpec& spec,
                                                                HostIdSlots::Lease lease) {
+  std::optional<LaunchTrace> trace_storage;
+  if (LaunchTrace::enabled()) trace_storage.emplace();
+  LaunchTrace* trace = trace_storage ? &*trace_storage : nullptr;
+  LaunchTrace::mark(trace, kStart);
   const uint32_t host_id = config_.host_id_base + static_cast<uint32_t>(lease.slot());
   std::unique_ptr<InstanceHooks> hooks;
   if (config_.hooks) {
@@ -592,6 +605,7 @@ Result<std::unique_ptr<Process>> SandboxLauncher::launchInSlot(const ProcessSpec
     if (!made) return made.error().withContext("sandbox: instance resources");
     hooks = std::move(*made);
   }
+  LaunchTrace::mark(trace, kHooksMade);
   std::string scratch = hooks ? hooks->scratchDir() : std::string();
   if (scratch.empty()) scratch = spec.sandbox.scratch_dir;
   Result<MountPlan> planned = root_.plan({spec.sandbox.code_dir, spec.sandbox.runtime_dir, scratch,
@@ -600,12 +614,14 @@ Result<std::unique_ptr<Process>> SandboxLauncher::launchInSlot(const ProcessSpec
   Result<LaunchFds> made_fds = parentMakeFds();
   if (!made_fds) return made_fds.error();
   LaunchFds& fds = *made_fds;
+  LaunchTrace::mark(trace, kPlanned);
 
   // The child reads all of these (and seccomp_) in place: they stay put until it execs.
   MountPlan plan = std::move(*planned);
   std::vector<char*> argv = cArray(spec.argv);
   std::vector<char*> envp = cArray(spec.env);
   ChildArgs args = childArgs(spec, plan, fds, argv, envp);
+  args.trace = trace;
   ChildStack stack;
   if (!stack.valid()) return sysError("mmap child stack", errno);
 
@@ -623,6 +639,7 @@ Result<std::unique_ptr<Process>> SandboxLauncher::launchInSlot(const ProcessSpec
     ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   }
   if (pid < 0) return sysError("sandbox: clone with new namespaces", clone_errno);
+  LaunchTrace::mark(trace, kCloned);
   UniqueFd pidfd(pidfd_raw);
   // Our copies go: the child's error-pipe end must be the only one, for EOF to mean exec.
   fds.error_write.reset();
@@ -648,14 +665,16 @@ Result<std::unique_ptr<Process>> SandboxLauncher::launchInSlot(const ProcessSpec
   };
 
   std::unique_ptr<EgressLease> egress;
-  Result<UniqueFd> listener = parentPrepareChild(pid, host_id, hooks.get(), spec, &egress);
+  Result<UniqueFd> listener = parentPrepareChild(pid, host_id, hooks.get(), spec, &egress, trace);
   if (!listener) return abortChild(listener.error());
+  LaunchTrace::mark(trace, kListening);
   // EPIPE: the child failed before waiting for us; its report is in the error pipe.
   if (::send(fds.sync_write.get(), "g", 1, MSG_NOSIGNAL) != 1 && errno != EPIPE &&
       errno != ECONNRESET) {
     return abortChild(sysError("sandbox: release the child", errno));
   }
   fds.sync_write.reset();
+  LaunchTrace::mark(trace, kReleased);
 
   // EOF means exec: the kernel closes CLOEXEC fds after switching to the new memory, so
   // the stack and args are free then.
@@ -665,6 +684,11 @@ Result<std::unique_ptr<Process>> SandboxLauncher::launchInSlot(const ProcessSpec
   if (failure->has_value()) {
     parentReap(pid);  // it has exited already
     return childError(**failure);
+  }
+  if (trace != nullptr) {
+    LaunchTrace::mark(trace, kExecSeen);
+    log::info("sandbox", "sandbox launch trace",
+              {{"instance", spec.sandbox.instance_id}, {"steps", trace->describe()}});
   }
   return std::unique_ptr<Process>(std::make_unique<SandboxProcess>(
       pid, std::move(pidfd), std::move(fds.output_read), std::move(*listener), std::move(hooks),
