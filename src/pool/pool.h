@@ -21,6 +21,7 @@
 #include "pool/admission.h"
 #include "pool/function_logs.h"
 #include "pool/instance.h"
+#include "pool/python_bytecode.h"
 #include "sandbox/process.h"
 #include "store/code_store.h"
 
@@ -86,6 +87,7 @@ class Pool {
   std::map<std::string, std::vector<std::shared_ptr<Instance>>> idle_;  // LIFO stacks
   std::set<std::shared_ptr<Instance>> all_;
   std::set<std::string> retired_;  // instance ids that must not be reused
+  BytecodeCompiler bytecode_;      // the python runtimes, for sandboxed instances
   // Last, so that it is joined first: its tasks use the members above. Long-lived
   // threads, because an instance's parent-death signal follows the thread that made it.
   boost::asio::thread_pool launch_threads_{4};
