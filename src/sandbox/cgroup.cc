@@ -173,6 +173,36 @@ class HostInstanceCgroup final : public InstanceCgroup {
     return {};
   }
 
+  bool enterCurrentThread() override {
+    if (groups_.empty()) return false;
+    for (const auto& h : groups_) {
+      if (h->selfMoveFile(h->groupDir(id_)).empty()) return false;
+    }
+    for (size_t i = 0; i < groups_.size(); ++i) {
+      const std::string file = groups_[i]->selfMoveFile(groups_[i]->groupDir(id_));
+      if (Result<void> r = cgroup_internal::writeCgroupFile(file, "0"); !r) {
+        // Half inside: out again, to our parent groups.
+        for (size_t j = 0; j < i; ++j) {
+          (void)cgroup_internal::writeCgroupFile(groups_[j]->selfMoveFile(groups_[j]->parentDir()),
+                                                 "0");
+        }
+        log::warn(kComponent, "cannot move the launching thread into an instance group",
+                  {{"instance", id_}, {"error", r.error().message}});
+        return false;
+      }
+    }
+    return true;
+  }
+
+  Result<void> leaveCurrentThread() override {
+    Result<void> result;
+    for (const auto& h : groups_) {
+      Result<void> r = cgroup_internal::writeCgroupFile(h->selfMoveFile(h->parentDir()), "0");
+      if (!r && result) result = r.error().withContext("move the launching thread out");
+    }
+    return result;
+  }
+
   int64_t peakMemoryBytes() const override {
     if (memory_ == nullptr) return 0;
     const std::string dir = memory_->groupDir(id_);

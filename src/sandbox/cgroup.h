@@ -58,6 +58,17 @@ class InstanceCgroup {
   // Moves pid (a whole process) into the group. Call before the child execs, i.e. before
   // releasing it, so that nothing it does escapes the limits. Errors: kInternal + errno.
   virtual Result<void> attach(pid_t pid) = 0;
+  // The cheap alternative to attach: moves the *calling thread* into the instance's
+  // groups, so that a child it clones is born there and needs no attach. On v1, a thread
+  // that moves itself (writes "0" to `tasks`) skips the kernel's global threadgroup lock,
+  // whose RCU grace period (5-16 ms on our VMs) makes attach the slowest step of a
+  // sandboxed start. Returns false (and moves nothing) where that is not available (v2,
+  // no cgroups) or fails; then use attach. After true, call leaveCurrentThread as soon as
+  // the child is cloned: meanwhile the thread counts against the instance's limits.
+  virtual bool enterCurrentThread() = 0;
+  // Moves the calling thread to our parent group in each hierarchy (not back where it
+  // came from: the host's groups are not ours to write). Errors: kInternal + errno.
+  virtual Result<void> leaveCurrentThread() = 0;
   // The most memory the group has held, in bytes (v1 memory.max_usage_in_bytes, v2
   // memory.peak). On v2 before kernel 5.19 there is no peak: the largest memory.current
   // seen by calls to this function, so call it at least when an invocation ends. 0 when

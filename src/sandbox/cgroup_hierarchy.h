@@ -106,6 +106,9 @@ class Hierarchy {
   // memory.kmem.usage_in_bytes). nullopt when memory.stat is missing or not ours.
   virtual std::optional<int64_t> ownMemoryBytes(const std::string& dir) const = 0;
   virtual std::optional<int64_t> oomKillCount(const std::string& dir) const = 0;
+  // The file through which the calling thread moves itself into dir without the global
+  // threadgroup lock ("0" to v1's `tasks`); empty where there is none (v2).
+  virtual std::string selfMoveFile(const std::string& dir) const = 0;
   // Kills everything in the group in one step if the kernel can (v2 cgroup.kill).
   virtual bool killAtOnce(const std::string& dir) const = 0;
 

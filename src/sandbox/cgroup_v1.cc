@@ -107,6 +107,8 @@ class V1Hierarchy final : public Hierarchy {
 
   bool killAtOnce(const std::string&) const override { return false; }  // v1 has no cgroup.kill
 
+  std::string selfMoveFile(const std::string& dir) const override { return dir + "/tasks"; }
+
  private:
   std::optional<int64_t> readInt(const std::string& path) const {
     if (!has(CgroupController::kMemory)) return std::nullopt;

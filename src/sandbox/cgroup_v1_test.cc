@@ -105,6 +105,25 @@ TEST_F(CgroupV1FakeTest, CreateWritesTheLimits) {
   EXPECT_EQ((*group)->usedMemoryBytes(), 4000000 + 100000 + 500000);
 }
 
+// The launching thread moves itself ("0" to tasks: no global lock) in for the clone and
+// out to our parent group after it, in every hierarchy.
+TEST_F(CgroupV1FakeTest, ThreadEntersForTheCloneAndLeavesToTheParent) {
+  layOutKernel();
+  std::unique_ptr<CgroupManager> manager = detect();
+  ASSERT_NE(manager, nullptr);
+  Result<std::unique_ptr<InstanceCgroup>> group = manager->create("i-1", {});
+  ASSERT_TRUE(group.ok());
+  ASSERT_TRUE((*group)->enterCurrentThread());
+  for (const char* ctrl : {"memory", "cpu,cpuacct", "pids"}) {
+    EXPECT_EQ(tree_.read(inst(ctrl, "tasks")), "0") << ctrl;
+    EXPECT_FALSE(tree_.exists(std::string(ctrl) + "/" + kParent + "/tasks")) << ctrl;
+  }
+  ASSERT_TRUE((*group)->leaveCurrentThread().ok());
+  for (const char* ctrl : {"memory", "cpu,cpuacct", "pids"}) {
+    EXPECT_EQ(tree_.read(std::string(ctrl) + "/" + kParent + "/tasks"), "0") << ctrl;
+  }
+}
+
 TEST_F(CgroupV1FakeTest, WithoutSwapAccountingUsesSwappinessAndSaysSo) {
   layOutKernel(/*memsw=*/false);
   std::unique_ptr<CgroupManager> manager = detect();

@@ -116,6 +116,10 @@ class V2Hierarchy final : public Hierarchy {
     return parseKeyedValue(*text, "oom_kill");
   }
 
+  // v2 moves whole processes only (cgroup.threads needs threaded groups); its way to be
+  // born in a group is clone3(CLONE_INTO_CGROUP). TODO(perf): use that here.
+  std::string selfMoveFile(const std::string&) const override { return {}; }
+
   bool killAtOnce(const std::string& dir) const override {
     // The kernel kills every process in the group, including ones forked meanwhile.
     return kill_ && writeCgroupFile(dir + "/cgroup.kill", "1").ok();

@@ -179,6 +179,18 @@ TEST_F(CgroupV2FakeTest, UsedMemoryOnOlderKernelsSumsKernelParts) {
   EXPECT_EQ((*group)->usedMemoryBytes(), 1000 + 10 + 20 + 30 + 40 + 50 + 60);
 }
 
+// v2 moves processes, not threads: the child is attached after clone instead.
+TEST_F(CgroupV2FakeTest, ThreadDoesNotEnterOnV2) {
+  layOutKernel();
+  std::unique_ptr<CgroupManager> manager = detect();
+  ASSERT_NE(manager, nullptr);
+  Result<std::unique_ptr<InstanceCgroup>> group = manager->create("i-1", {});
+  ASSERT_TRUE(group.ok());
+  EXPECT_FALSE((*group)->enterCurrentThread());
+  EXPECT_FALSE(tree_.exists(inst("tasks")));
+  EXPECT_FALSE(tree_.exists(inst("cgroup.threads")));
+}
+
 TEST_F(CgroupV2FakeTest, KillAllUsesCgroupKill) {
   layOutKernel();
   std::unique_ptr<CgroupManager> manager = detect();

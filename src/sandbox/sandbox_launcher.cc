@@ -4,12 +4,12 @@
 // How the child is made, and why. The server is large and multi-threaded, so it is never
 // forked: copying its page tables costs tens of milliseconds. The plain launcher uses
 // clone(CLONE_VM|CLONE_VFORK), but a vfork parent sleeps until exec, and here the parent
-// has work to do between clone and exec (write the uid/gid maps, attach cgroups, open the
-// Runtime API listener in the child's network). So: clone(CLONE_VM) without CLONE_VFORK,
-// on a stack of its own that the parent keeps (with the arguments and the mount plan)
-// until the CLOEXEC error pipe reports exec or failure. The child runs alongside the
-// launching thread in the same memory, so it touches nothing of ours but its stack and
-// uses raw system calls only (child_syscall.h: no errno, which is that thread's TLS). It
+// has work to do between clone and exec (write the uid/gid maps, attach cgroups where the
+// child was not born in them, open the Runtime API listener in the child's network). So:
+// clone(CLONE_VM) without CLONE_VFORK, on a stack of its own that the parent keeps (with
+// the arguments and the mount plan) until the CLOEXEC error pipe reports exec or failure. The child
+// runs alongside the launching thread in the same memory, so it touches nothing of ours but its
+// stack and uses raw system calls only (child_syscall.h: no errno, which is that thread's TLS). It
 // builds its root while the parent works, then blocks on a sync socket until the parent
 // says "go". A separate spawner process (sandbox-facts.md) would need a wire protocol
 // and fd passing for the same result; the CLONE_VM child costs one clone.
@@ -489,7 +489,8 @@ class SandboxLauncher final : public ProcessLauncher {
   ChildArgs childArgs(const ProcessSpec& spec, MountPlan& plan, const LaunchFds& fds,
                       const std::vector<char*>& argv, const std::vector<char*>& envp) const;
   Result<UniqueFd> parentPrepareChild(pid_t pid, uint32_t host_id, InstanceHooks* hooks,
-                                      const ProcessSpec& spec, std::unique_ptr<EgressLease>* egress,
+                                      bool born_inside, const ProcessSpec& spec,
+                                      std::unique_ptr<EgressLease>* egress,
                                       LaunchTrace* trace) const;
 
   const SandboxLauncherConfig config_;
@@ -557,10 +558,11 @@ ChildArgs SandboxLauncher::childArgs(const ProcessSpec& spec, MountPlan& plan, c
 }
 
 // Between clone and "go", while the child builds its root: the id maps (before the child
-// switches uid), cgroups (before it execs), the egress link if any, and the Runtime API
-// listener in its network.
+// switches uid), cgroups (before it execs; unless it was born in them), the egress link if
+// any, and the Runtime API listener in its network.
 Result<UniqueFd> SandboxLauncher::parentPrepareChild(pid_t pid, uint32_t host_id,
-                                                     InstanceHooks* hooks, const ProcessSpec& spec,
+                                                     InstanceHooks* hooks, bool born_inside,
+                                                     const ProcessSpec& spec,
                                                      std::unique_ptr<EgressLease>* egress,
                                                      LaunchTrace* trace) const {
   if (Result<void> r = writeIdMaps(config_.proc_root, pid, {config_.sandbox_uid, host_id},
@@ -569,7 +571,7 @@ Result<UniqueFd> SandboxLauncher::parentPrepareChild(pid_t pid, uint32_t host_id
     return r.error().withContext("sandbox");
   }
   LaunchTrace::mark(trace, kIdMapsWritten);
-  if (hooks != nullptr) {
+  if (hooks != nullptr && !born_inside) {
     if (Result<void> r = hooks->attach(pid); !r) {
       return r.error().withContext("sandbox: attach to cgroups");
     }
@@ -624,6 +626,9 @@ Result<std::unique_ptr<Process>> SandboxLauncher::launchInSlot(const ProcessSpec
   args.trace = trace;
   ChildStack stack;
   if (!stack.valid()) return sysError("mmap child stack", errno);
+  // Born inside its cgroups, the child needs no attach after clone: that attach waited
+  // for an RCU grace period (5-16 ms here), most of what the sandbox added to a start.
+  const bool born_inside = hooks && hooks->enterForClone();
 
   int pidfd_raw = -1;
   pid_t pid;
@@ -638,6 +643,7 @@ Result<std::unique_ptr<Process>> SandboxLauncher::launchInSlot(const ProcessSpec
     if (pid < 0) clone_errno = errno;
     ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   }
+  if (born_inside) hooks->leaveAfterClone();
   if (pid < 0) return sysError("sandbox: clone with new namespaces", clone_errno);
   LaunchTrace::mark(trace, kCloned);
   UniqueFd pidfd(pidfd_raw);
@@ -665,7 +671,8 @@ Result<std::unique_ptr<Process>> SandboxLauncher::launchInSlot(const ProcessSpec
   };
 
   std::unique_ptr<EgressLease> egress;
-  Result<UniqueFd> listener = parentPrepareChild(pid, host_id, hooks.get(), spec, &egress, trace);
+  Result<UniqueFd> listener =
+      parentPrepareChild(pid, host_id, hooks.get(), born_inside, spec, &egress, trace);
   if (!listener) return abortChild(listener.error());
   LaunchTrace::mark(trace, kListening);
   // EPIPE: the child failed before waiting for us; its report is in the error pipe.
