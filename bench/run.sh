@@ -8,9 +8,11 @@
 #                  (default: bench/results/<timestamp>/, git-ignored)
 #   --runs N       repetitions per figure (overrides the profile)
 #   --no-pin       do not pin the servers and the load generator to separate CPUs
-#   --phases LIST  comma-separated subset of cold,memory,throughput,scale,observability,async
-#                  (observability: warm throughput with records on vs --records off; async:
-#                  bench/async_bench.py, run after the others; default: all of them)
+#   --phases LIST  comma-separated subset of cold,memory,throughput,scale,observability,async,
+#                  coldstart (observability: warm throughput with records on vs --records off;
+#                  async: bench/async_bench.py, coldstart: bench/coldstart_bench.py, cold
+#                  starts with and without the sandbox beside bare fork+exec; both run
+#                  after the others; default: all of them)
 #   --memory-mb MB MemorySize of the benchmark functions (default 1769: one whole CPU's
 #                  quota in the sandbox, as in Lambda; 128 shows the CPU-throttled case)
 #   --sandbox MODE passed to nimbus serve --sandbox (default: nimbus's own default)
@@ -33,7 +35,7 @@ while [ $# -gt 0 ]; do
     --quick|--no-pin) args+=("$1"); shift ;;
     --phases) phases=$2; shift 2 ;;
     --runs|--memory-mb|--sandbox) args+=("$1" "$2"); shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -93,13 +95,17 @@ CXX=$CXX "$ROOT/examples/echo-provided-cpp/build.sh" "$tmp/echo-bootstrap" >/dev
 "$CXX" -O2 -std=c++20 -static-libstdc++ -static-libgcc -o "$tmp/sleep-bootstrap" \
   "$BENCH/functions/provided-sleep/bootstrap.cc"
 
-# The `async` phase is its own script; the others are bench.py's.
-main_phases="" run_async=1
+# The `async` and `coldstart` phases are scripts of their own; the others are bench.py's.
+main_phases="" run_async=1 run_coldstart=1
 if [ -n "$phases" ]; then
-  run_async=0
+  run_async=0 run_coldstart=0
   IFS=',' read -ra wanted <<< "$phases"
   for p in "${wanted[@]}"; do
-    if [ "$p" = async ]; then run_async=1; else main_phases+="${main_phases:+,}$p"; fi
+    case "$p" in
+      async) run_async=1 ;;
+      coldstart) run_coldstart=1 ;;
+      *) main_phases+="${main_phases:+,}$p" ;;
+    esac
   done
 fi
 if [ -z "$phases" ] || [ -n "$main_phases" ]; then
@@ -110,3 +116,6 @@ if [ -z "$phases" ] || [ -n "$main_phases" ]; then
 fi
 [ "$run_async" = 0 ] || /usr/bin/python3 "$BENCH/async_bench.py" ${args[@]+"${args[@]}"} \
   --out "$out" --nimbus-bin "$NIMBUS_BIN" --provided-bootstrap "$tmp/echo-bootstrap"
+[ "$run_coldstart" = 0 ] || /usr/bin/python3 "$BENCH/coldstart_bench.py" \
+  ${args[@]+"${args[@]}"} --out "$out" --nimbus-bin "$NIMBUS_BIN" \
+  --provided-bootstrap "$tmp/echo-bootstrap"

@@ -38,6 +38,15 @@ Pool::Pool(asio::io_context& ioc, sandbox::ProcessLauncher& launcher, store::Cod
       reap_timer_(asio::make_strand(ioc)),
       admission_(options_.concurrency_limit) {
   scheduleReap();
+  if (options_.instance.sandboxed) {
+    // The managed python runtimes' bytecode, before the first cold start needs it.
+    std::error_code ec;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(options_.instance.runtimes_dir, ec)) {
+      if (!entry.is_directory(ec) || !isPythonRuntime(entry.path().filename().string())) continue;
+      asio::post(launch_threads_, [this, dir = entry.path()] { bytecode_.ensureCompiled(dir); });
+    }
+  }
 }
 
 Pool::~Pool() {

@@ -25,6 +25,7 @@
 #include "pool/function_logs.h"
 #include "pool/instance.h"
 #include "pool/policy.h"
+#include "pool/python_bytecode.h"
 #include "sandbox/process.h"
 #include "store/code_store.h"
 
@@ -153,6 +154,7 @@ class Pool {
   std::map<std::string, int> memory_by_function_;  // MemorySize last seen
   uint64_t next_generation_ = 1;
   ConfigResolver resolver_;
+  BytecodeCompiler bytecode_;  // the python runtimes, for sandboxed instances
   // Last, so that it is joined first: its tasks use the members above. Long-lived
   // threads, because an instance's parent-death signal follows the thread that made it.
   boost::asio::thread_pool launch_threads_{4};

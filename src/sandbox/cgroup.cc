@@ -1,5 +1,5 @@
 // The cgroup manager (detection at start, one group set per instance) and the instance
-// groups: attach, peak memory, OOM count, kill everything, remove.
+// groups: attach, peak and own memory, OOM count, kill everything, remove.
 #include "sandbox/cgroup.h"
 
 #include <dirent.h>
@@ -17,6 +17,7 @@
 
 #include "base/log.h"
 #include "sandbox/cgroup_hierarchy.h"
+#include "sandbox/proc_status.h"
 #include "sandbox/unique_fd.h"
 
 namespace nimbus::sandbox {
@@ -49,6 +50,9 @@ constexpr std::string_view kComponent = "sandbox.cgroup";
 // How long killing waits for SIGKILLed processes to leave their group. They normally go
 // within a millisecond; one stuck in uninterruptible sleep (D state) may not go at all.
 constexpr auto kDrainTimeout = std::chrono::milliseconds(250);
+// Reading /proc/<pid>/status costs ~20 µs; a fork bomb's thousands are not worth it (the
+// group's memory.stat covers them anyway).
+constexpr size_t kMaxSampledPids = 64;
 
 bool validName(const std::string& name) {
   return !name.empty() && name.size() <= 128 && std::all_of(name.begin(), name.end(), [](char c) {
@@ -169,6 +173,36 @@ class HostInstanceCgroup final : public InstanceCgroup {
     return {};
   }
 
+  bool enterCurrentThread() override {
+    if (groups_.empty()) return false;
+    for (const auto& h : groups_) {
+      if (h->selfMoveFile(h->groupDir(id_)).empty()) return false;
+    }
+    for (size_t i = 0; i < groups_.size(); ++i) {
+      const std::string file = groups_[i]->selfMoveFile(groups_[i]->groupDir(id_));
+      if (Result<void> r = cgroup_internal::writeCgroupFile(file, "0"); !r) {
+        // Half inside: out again, to our parent groups.
+        for (size_t j = 0; j < i; ++j) {
+          (void)cgroup_internal::writeCgroupFile(groups_[j]->selfMoveFile(groups_[j]->parentDir()),
+                                                 "0");
+        }
+        log::warn(kComponent, "cannot move the launching thread into an instance group",
+                  {{"instance", id_}, {"error", r.error().message}});
+        return false;
+      }
+    }
+    return true;
+  }
+
+  Result<void> leaveCurrentThread() override {
+    Result<void> result;
+    for (const auto& h : groups_) {
+      Result<void> r = cgroup_internal::writeCgroupFile(h->selfMoveFile(h->parentDir()), "0");
+      if (!r && result) result = r.error().withContext("move the launching thread out");
+    }
+    return result;
+  }
+
   int64_t peakMemoryBytes() const override {
     if (memory_ == nullptr) return 0;
     const std::string dir = memory_->groupDir(id_);
@@ -177,6 +211,18 @@ class HostInstanceCgroup final : public InstanceCgroup {
     int64_t now = memory_->currentMemoryBytes(dir).value_or(0);
     int64_t seen = sampled_peak_.load(std::memory_order_relaxed);
     while (now > seen && !sampled_peak_.compare_exchange_weak(seen, now)) {
+    }
+    return std::max(now, seen);
+  }
+
+  int64_t usedMemoryBytes() const override {
+    if (memory_ == nullptr) return 0;
+    const std::string dir = memory_->groupDir(id_);
+    int64_t now = std::max(memory_->ownMemoryBytes(dir).value_or(0), processesPeakRss(dir));
+    // Shared pages (libc in init and the runtime) count once per process in (b).
+    if (int64_t peak = peakMemoryBytes(); peak > 0) now = std::min(now, peak);
+    int64_t seen = sampled_used_.load(std::memory_order_relaxed);
+    while (now > seen && !sampled_used_.compare_exchange_weak(seen, now)) {
     }
     return std::max(now, seen);
   }
@@ -211,8 +257,20 @@ class HostInstanceCgroup final : public InstanceCgroup {
   const std::string id_;
   std::vector<std::shared_ptr<const Hierarchy>> groups_;
   const Hierarchy* memory_ = nullptr;  // kept alive by groups_ until remove() succeeds
+  // The sum of VmHWM over the processes in the memory group (at most kMaxSampledPids).
+  int64_t processesPeakRss(const std::string& dir) const {
+    Result<std::string> procs = cgroup_internal::readCgroupFile(dir + "/cgroup.procs");
+    if (!procs) return 0;
+    std::vector<pid_t> pids = cgroup_internal::parsePids(*procs);
+    if (pids.size() > kMaxSampledPids) pids.resize(kMaxSampledPids);
+    int64_t sum = 0;
+    for (pid_t pid : pids) sum += readVmHwmBytes(proc_root_, pid);
+    return sum;
+  }
+
   const std::string proc_root_;
   mutable std::atomic<int64_t> sampled_peak_{0};
+  mutable std::atomic<int64_t> sampled_used_{0};
 };
 
 class HostCgroupManager final : public CgroupManager {

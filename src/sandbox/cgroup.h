@@ -47,8 +47,8 @@ struct CgroupOptions {
 };
 
 // The cgroup(s) of one instance: one directory per hierarchy in use (three on v1, one on
-// v2). Threading: attach, killAll and remove belong to the owner; peakMemoryBytes and
-// oomKillCount may be called from any thread at any time.
+// v2). Threading: attach, killAll and remove belong to the owner; peakMemoryBytes,
+// usedMemoryBytes and oomKillCount may be called from any thread at any time.
 class InstanceCgroup {
  public:
   // Calls remove(); a failure is logged and left to the next start's clean-up.
@@ -58,11 +58,33 @@ class InstanceCgroup {
   // Moves pid (a whole process) into the group. Call before the child execs, i.e. before
   // releasing it, so that nothing it does escapes the limits. Errors: kInternal + errno.
   virtual Result<void> attach(pid_t pid) = 0;
+  // The cheap alternative to attach: moves the *calling thread* into the instance's
+  // groups, so that a child it clones is born there and needs no attach. On v1, a thread
+  // that moves itself (writes "0" to `tasks`) skips the kernel's global threadgroup lock,
+  // whose RCU grace period (5-16 ms on our VMs) makes attach the slowest step of a
+  // sandboxed start. Returns false (and moves nothing) where that is not available (v2,
+  // no cgroups) or fails; then use attach. After true, call leaveCurrentThread as soon as
+  // the child is cloned: meanwhile the thread counts against the instance's limits.
+  virtual bool enterCurrentThread() = 0;
+  // Moves the calling thread to our parent group in each hierarchy (not back where it
+  // came from: the host's groups are not ours to write). Errors: kInternal + errno.
+  virtual Result<void> leaveCurrentThread() = 0;
   // The most memory the group has held, in bytes (v1 memory.max_usage_in_bytes, v2
   // memory.peak). On v2 before kernel 5.19 there is no peak: the largest memory.current
   // seen by calls to this function, so call it at least when an invocation ends. 0 when
   // memory is not enforced. Includes page cache charged to the group (files read).
   virtual int64_t peakMemoryBytes() const = 0;
+  // The instance's own memory at its highest, page cache left out: what Lambda's "Max
+  // Memory Used" means. Each call samples the larger of (a) what the group holds now
+  // without page cache (v1 memory.stat total_rss + total_shmem + memory.kmem.usage_in_bytes,
+  // v2 memory.stat anon + shmem + kernel) and (b) the sum of the peak resident sizes
+  // (VmHWM, which keeps a process's own high-water mark between samples) of the
+  // processes in the group; the result is the largest sample so far, never above
+  // peakMemoryBytes() where that is known. So the page cache of files the instance wrote
+  // (a disk-backed /tmp) or read is not counted, unless a process maps them. Call it at
+  // least when an invocation ends, while the processes live; peaks of processes that
+  // ended between calls are missed. 0 when memory is not enforced or nothing was seen.
+  virtual int64_t usedMemoryBytes() const = 0;
   // How many processes the kernel's OOM killer has killed in the group (v1
   // memory.oom_control, v2 memory.events "oom_kill"); 0 when unknown. An instance died
   // of its memory limit if it got SIGKILL and this grew since the invocation started.

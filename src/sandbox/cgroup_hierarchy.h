@@ -101,7 +101,14 @@ class Hierarchy {
   // Bytes; nullopt when the kernel keeps no such figure (or memory is not here).
   virtual std::optional<int64_t> peakMemoryBytes(const std::string& dir) const = 0;
   virtual std::optional<int64_t> currentMemoryBytes(const std::string& dir) const = 0;
+  // What the group's processes hold now, page cache left out: anonymous memory, shmem
+  // (tmpfs such as /dev/shm is memory) and kernel memory, from memory.stat (+ v1's
+  // memory.kmem.usage_in_bytes). nullopt when memory.stat is missing or not ours.
+  virtual std::optional<int64_t> ownMemoryBytes(const std::string& dir) const = 0;
   virtual std::optional<int64_t> oomKillCount(const std::string& dir) const = 0;
+  // The file through which the calling thread moves itself into dir without the global
+  // threadgroup lock ("0" to v1's `tasks`); empty where there is none (v2).
+  virtual std::string selfMoveFile(const std::string& dir) const = 0;
   // Kills everything in the group in one step if the kernel can (v2 cgroup.kill).
   virtual bool killAtOnce(const std::string& dir) const = 0;
 

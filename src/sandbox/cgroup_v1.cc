@@ -86,6 +86,18 @@ class V1Hierarchy final : public Hierarchy {
     return readInt(dir + "/memory.usage_in_bytes");
   }
 
+  // rss already includes transparent huge pages (rss_huge is a part of it); shmem is
+  // counted under "cache" by v1, so it is added; kernel memory is a file of its own.
+  std::optional<int64_t> ownMemoryBytes(const std::string& dir) const override {
+    if (!has(CgroupController::kMemory)) return std::nullopt;
+    Result<std::string> stat = readCgroupFile(dir + "/memory.stat");
+    if (!stat) return std::nullopt;
+    std::optional<int64_t> rss = parseKeyedValue(*stat, "total_rss");
+    if (!rss) return std::nullopt;
+    int64_t own = *rss + parseKeyedValue(*stat, "total_shmem").value_or(0);
+    return own + readInt(dir + "/memory.kmem.usage_in_bytes").value_or(0);
+  }
+
   std::optional<int64_t> oomKillCount(const std::string& dir) const override {
     if (!has(CgroupController::kMemory)) return std::nullopt;
     Result<std::string> text = readCgroupFile(dir + "/memory.oom_control");
@@ -94,6 +106,8 @@ class V1Hierarchy final : public Hierarchy {
   }
 
   bool killAtOnce(const std::string&) const override { return false; }  // v1 has no cgroup.kill
+
+  std::string selfMoveFile(const std::string& dir) const override { return dir + "/tasks"; }
 
  private:
   std::optional<int64_t> readInt(const std::string& path) const {

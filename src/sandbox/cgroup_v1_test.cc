@@ -95,6 +95,33 @@ TEST_F(CgroupV1FakeTest, CreateWritesTheLimits) {
               "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
   EXPECT_EQ((*group)->peakMemoryBytes(), 67108864);
   EXPECT_EQ((*group)->oomKillCount(), 2);
+  // Own memory: rss (huge pages are part of it) + shmem + kernel, not the page cache.
+  tree_.write(inst("memory", "memory.stat"),
+              "cache 60000000\nrss 4000000\nrss_huge 2097152\nshmem 0\n"
+              "total_cache 60000000\ntotal_rss 4000000\ntotal_rss_huge 2097152\n"
+              "total_shmem 100000\n");
+  tree_.write(inst("memory", "memory.kmem.usage_in_bytes"), "500000\n");
+  tree_.write(inst("memory", "cgroup.procs"), "");
+  EXPECT_EQ((*group)->usedMemoryBytes(), 4000000 + 100000 + 500000);
+}
+
+// The launching thread moves itself ("0" to tasks: no global lock) in for the clone and
+// out to our parent group after it, in every hierarchy.
+TEST_F(CgroupV1FakeTest, ThreadEntersForTheCloneAndLeavesToTheParent) {
+  layOutKernel();
+  std::unique_ptr<CgroupManager> manager = detect();
+  ASSERT_NE(manager, nullptr);
+  Result<std::unique_ptr<InstanceCgroup>> group = manager->create("i-1", {});
+  ASSERT_TRUE(group.ok());
+  ASSERT_TRUE((*group)->enterCurrentThread());
+  for (const char* ctrl : {"memory", "cpu,cpuacct", "pids"}) {
+    EXPECT_EQ(tree_.read(inst(ctrl, "tasks")), "0") << ctrl;
+    EXPECT_FALSE(tree_.exists(std::string(ctrl) + "/" + kParent + "/tasks")) << ctrl;
+  }
+  ASSERT_TRUE((*group)->leaveCurrentThread().ok());
+  for (const char* ctrl : {"memory", "cpu,cpuacct", "pids"}) {
+    EXPECT_EQ(tree_.read(std::string(ctrl) + "/" + kParent + "/tasks"), "0") << ctrl;
+  }
 }
 
 TEST_F(CgroupV1FakeTest, WithoutSwapAccountingUsesSwappinessAndSaysSo) {

@@ -91,12 +91,34 @@ class V2Hierarchy final : public Hierarchy {
     return readInt(dir + "/memory.current");
   }
 
+  // anon + shmem (a part of "file", but tmpfs is memory) + kernel; kernels before 5.18
+  // have no "kernel" line, only its parts (and before 5.9 no "slab" sum either).
+  std::optional<int64_t> ownMemoryBytes(const std::string& dir) const override {
+    if (!has(CgroupController::kMemory)) return std::nullopt;
+    Result<std::string> stat = readCgroupFile(dir + "/memory.stat");
+    if (!stat) return std::nullopt;
+    std::optional<int64_t> anon = parseKeyedValue(*stat, "anon");
+    if (!anon) return std::nullopt;
+    int64_t own = *anon + parseKeyedValue(*stat, "shmem").value_or(0);
+    if (std::optional<int64_t> kernel = parseKeyedValue(*stat, "kernel")) return own + *kernel;
+    for (const char* part : {"kernel_stack", "pagetables", "percpu", "vmalloc"}) {
+      own += parseKeyedValue(*stat, part).value_or(0);
+    }
+    if (std::optional<int64_t> slab = parseKeyedValue(*stat, "slab")) return own + *slab;
+    return own + parseKeyedValue(*stat, "slab_reclaimable").value_or(0) +
+           parseKeyedValue(*stat, "slab_unreclaimable").value_or(0);
+  }
+
   std::optional<int64_t> oomKillCount(const std::string& dir) const override {
     if (!has(CgroupController::kMemory)) return std::nullopt;
     Result<std::string> text = readCgroupFile(dir + "/memory.events");
     if (!text) return std::nullopt;
     return parseKeyedValue(*text, "oom_kill");
   }
+
+  // v2 moves whole processes only (cgroup.threads needs threaded groups); its way to be
+  // born in a group is clone3(CLONE_INTO_CGROUP). TODO(perf): use that here.
+  std::string selfMoveFile(const std::string&) const override { return {}; }
 
   bool killAtOnce(const std::string& dir) const override {
     // The kernel kills every process in the group, including ones forked meanwhile.

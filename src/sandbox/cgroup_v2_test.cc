@@ -1,5 +1,6 @@
 // Tests of the cgroup v2 path against a temporary directory laid out like cgroupfs: what
-// start-up enables and probes, the limit files an instance gets, peak and OOM parsing.
+// start-up enables and probes, the limit files an instance gets, peak, own memory and OOM
+// parsing.
 #include "gtest/gtest.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/cgroup_testing.h"
@@ -127,6 +128,69 @@ TEST_F(CgroupV2FakeTest, ReadsPeakAndOomKillsAsTheKernelWritesThem) {
   EXPECT_EQ((*group)->oomKillCount(), 1);
 }
 
+// Max Memory Used: anon + shmem + kernel, never the page cache ("file") of a full /tmp.
+TEST_F(CgroupV2FakeTest, UsedMemoryLeavesPageCacheOut) {
+  layOutKernel();
+  std::unique_ptr<CgroupManager> manager = detect();
+  ASSERT_NE(manager, nullptr);
+  Result<std::unique_ptr<InstanceCgroup>> group = manager->create("i-1", {});
+  ASSERT_TRUE(group.ok());
+  tree_.write(inst("memory.peak"), "134217728\n");  // 128 MiB: /tmp's cache filled the group
+  tree_.write(inst("memory.stat"),
+              "anon 20971520\nfile 111149056\nkernel 2097152\nkernel_stack 65536\n"
+              "shmem 1048576\nfile_mapped 4194304\nslab 1048576\n");
+  tree_.write(inst("cgroup.procs"), "");
+  EXPECT_EQ((*group)->usedMemoryBytes(), 20971520 + 1048576 + 2097152);
+  // Less held later: the largest sample stays.
+  tree_.write(inst("memory.stat"), "anon 1048576\nfile 0\nkernel 1048576\nshmem 0\n");
+  EXPECT_EQ((*group)->usedMemoryBytes(), 20971520 + 1048576 + 2097152);
+  EXPECT_EQ((*group)->peakMemoryBytes(), 134217728);
+}
+
+// A process's own high-water mark (VmHWM) catches a peak between two samples.
+TEST_F(CgroupV2FakeTest, UsedMemoryTakesTheProcessesPeakRss) {
+  layOutKernel();
+  std::unique_ptr<CgroupManager> manager = detect();
+  ASSERT_NE(manager, nullptr);
+  Result<std::unique_ptr<InstanceCgroup>> group = manager->create("i-1", {});
+  ASSERT_TRUE(group.ok());
+  tree_.write(inst("memory.peak"), "104857600\n");
+  tree_.write(inst("memory.stat"), "anon 10485760\nfile 0\nkernel 0\nshmem 0\n");
+  tree_.write(inst("cgroup.procs"), "41\n42\n");
+  tree_.write("proc/41/status", "Name:\tnimbus-init\nVmHWM:\t    1024 kB\n");
+  tree_.write("proc/42/status", "Name:\tpython3\nVmHWM:\t   61440 kB\n");
+  EXPECT_EQ((*group)->usedMemoryBytes(), (1024 + 61440) * 1024);
+  // Never above the group's own peak (shared pages count once per process in VmHWM).
+  tree_.write("proc/42/status", "Name:\tpython3\nVmHWM:\t  204800 kB\n");
+  EXPECT_EQ((*group)->usedMemoryBytes(), 104857600);
+}
+
+// Kernels before 5.18 have no "kernel" line: its parts are summed.
+TEST_F(CgroupV2FakeTest, UsedMemoryOnOlderKernelsSumsKernelParts) {
+  layOutKernel(/*modern=*/false);
+  std::unique_ptr<CgroupManager> manager = detect();
+  ASSERT_NE(manager, nullptr);
+  Result<std::unique_ptr<InstanceCgroup>> group = manager->create("i-1", {});
+  ASSERT_TRUE(group.ok());
+  tree_.write(inst("memory.current"), "999999999\n");
+  tree_.write(inst("memory.stat"),
+              "anon 1000\nfile 5000000\nkernel_stack 10\npagetables 20\npercpu 30\n"
+              "shmem 40\nslab_reclaimable 50\nslab_unreclaimable 60\n");
+  EXPECT_EQ((*group)->usedMemoryBytes(), 1000 + 10 + 20 + 30 + 40 + 50 + 60);
+}
+
+// v2 moves processes, not threads: the child is attached after clone instead.
+TEST_F(CgroupV2FakeTest, ThreadDoesNotEnterOnV2) {
+  layOutKernel();
+  std::unique_ptr<CgroupManager> manager = detect();
+  ASSERT_NE(manager, nullptr);
+  Result<std::unique_ptr<InstanceCgroup>> group = manager->create("i-1", {});
+  ASSERT_TRUE(group.ok());
+  EXPECT_FALSE((*group)->enterCurrentThread());
+  EXPECT_FALSE(tree_.exists(inst("tasks")));
+  EXPECT_FALSE(tree_.exists(inst("cgroup.threads")));
+}
+
 TEST_F(CgroupV2FakeTest, KillAllUsesCgroupKill) {
   layOutKernel();
   std::unique_ptr<CgroupManager> manager = detect();
@@ -187,6 +251,7 @@ TEST_F(CgroupV2FakeTest, UnusableSubtreeControlDropsEverything) {
   ASSERT_TRUE(group.ok());
   EXPECT_TRUE((*group)->attach(1).ok());
   EXPECT_EQ((*group)->peakMemoryBytes(), 0);
+  EXPECT_EQ((*group)->usedMemoryBytes(), 0);
 }
 
 TEST_F(CgroupV2FakeTest, LeftoverGroupsAreRemovedAtStart) {

@@ -4,12 +4,12 @@
 // How the child is made, and why. The server is large and multi-threaded, so it is never
 // forked: copying its page tables costs tens of milliseconds. The plain launcher uses
 // clone(CLONE_VM|CLONE_VFORK), but a vfork parent sleeps until exec, and here the parent
-// has work to do between clone and exec (write the uid/gid maps, attach cgroups, open the
-// Runtime API listener in the child's network). So: clone(CLONE_VM) without CLONE_VFORK,
-// on a stack of its own that the parent keeps (with the arguments and the mount plan)
-// until the CLOEXEC error pipe reports exec or failure. The child runs alongside the
-// launching thread in the same memory, so it touches nothing of ours but its stack and
-// uses raw system calls only (child_syscall.h: no errno, which is that thread's TLS). It
+// has work to do between clone and exec (write the uid/gid maps, attach cgroups where the
+// child was not born in them, open the Runtime API listener in the child's network). So:
+// clone(CLONE_VM) without CLONE_VFORK, on a stack of its own that the parent keeps (with
+// the arguments and the mount plan) until the CLOEXEC error pipe reports exec or failure. The child
+// runs alongside the launching thread in the same memory, so it touches nothing of ours but its
+// stack and uses raw system calls only (child_syscall.h: no errno, which is that thread's TLS). It
 // builds its root while the parent works, then blocks on a sync socket until the parent
 // says "go". A separate spawner process (sandbox-facts.md) would need a wire protocol
 // and fd passing for the same result; the CLONE_VM child costs one clone.
@@ -34,6 +34,7 @@
 
 #include "base/log.h"
 #include "sandbox/child_syscall.h"
+#include "sandbox/launch_trace.h"
 #include "sandbox/mounts.h"
 #include "sandbox/namespaces.h"
 #include "sandbox/netns_listener.h"
@@ -76,8 +77,9 @@ struct ChildArgs {
   int sync_fd;
   int stdin_fd;
   int output_fd;
-  int keep_fds[4];  // the four above, ascending
-  int max_fd;       // for closing fds one by one where close_range is missing
+  int keep_fds[4];     // the four above, ascending
+  int max_fd;          // for closing fds one by one where close_range is missing
+  LaunchTrace* trace;  // null unless NIMBUS_SANDBOX_TRACE: the child's timestamps go here
 };
 
 // The kernel's struct sigaction (x86_64 and arm64 share this layout).
@@ -122,6 +124,7 @@ NIMBUS_SANDBOX_CHILD int childMain(void* raw) {
   using child::errOf;
   using child::sys;
   const ChildArgs& a = *static_cast<const ChildArgs*>(raw);
+  LaunchTrace::mark(a.trace, kChildStart);
 
   // The parent blocked every signal around clone, so none of its handlers can have run
   // here. Reset them all before anything can unblock (SIG_IGN would survive exec too).
@@ -139,6 +142,7 @@ NIMBUS_SANDBOX_CHILD int childMain(void* raw) {
 
   if (ChildStatus s = childBuildRoot(a.mounts); !s.ok()) childFail(a, s);
   if (ChildStatus s = childSetHostname(a.creds); !s.ok()) childFail(a, s);
+  LaunchTrace::mark(a.trace, kChildRootBuilt);
 
   // The parent writes the id maps, attaches cgroups and opens the listener meanwhile.
   char go = 0;
@@ -146,6 +150,7 @@ NIMBUS_SANDBOX_CHILD int childMain(void* raw) {
     r = sys(SYS_read, a.sync_fd, &go, 1);
   } while (r == -EINTR);
   if (r != 1) childFail(a, {ChildStep::kWaitForParent, r == 0 ? EPIPE : errOf(r), 0});
+  LaunchTrace::mark(a.trace, kChildGoSeen);
 
   if (ChildStatus s = childDropToSandboxUser(a.creds); !s.ok()) childFail(a, s);
   // The kernel clears the parent-death signal when credentials change: set it again,
@@ -178,6 +183,7 @@ NIMBUS_SANDBOX_CHILD int childMain(void* raw) {
 
   uint64_t none = 0;
   sys(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
+  LaunchTrace::mark(a.trace, kChildExec);
   r = sys(SYS_execve, a.executable, a.argv, a.envp);
   childFail(a, {ChildStep::kExec, errOf(r), 0});
 }
@@ -347,9 +353,16 @@ class SandboxProcess final : public Process {
     return true;
   }
 
+  // Max Memory Used: the instance's own memory (anonymous, shmem, kernel, the processes'
+  // peak RSS), not page cache: a function that fills its disk-backed /tmp did not use
+  // that memory. After an OOM kill the group's peak is the truth (the limit was hit).
   int64_t maxMemoryBytes() const override {
     if (hooks_) {
-      if (int64_t peak = hooks_->peakMemoryBytes(); peak > 0) return peak;
+      const int64_t peak = hooks_->peakMemoryBytes();
+      if (peak > 0 && hooks_->oomKilled()) return peak;
+      if (int64_t used = hooks_->usedMemoryBytes(); used > 0) return used;
+      if (reaped_ && max_rss_bytes_ > 0) return max_rss_bytes_;
+      if (peak > 0) return peak;
     }
     if (reaped_) return max_rss_bytes_;
     return readVmHwmBytes(proc_root_, pid_);
@@ -476,8 +489,9 @@ class SandboxLauncher final : public ProcessLauncher {
   ChildArgs childArgs(const ProcessSpec& spec, MountPlan& plan, const LaunchFds& fds,
                       const std::vector<char*>& argv, const std::vector<char*>& envp) const;
   Result<UniqueFd> parentPrepareChild(pid_t pid, uint32_t host_id, InstanceHooks* hooks,
-                                      const ProcessSpec& spec,
-                                      std::unique_ptr<EgressLease>* egress) const;
+                                      bool born_inside, const ProcessSpec& spec,
+                                      std::unique_ptr<EgressLease>* egress,
+                                      LaunchTrace* trace) const;
 
   const SandboxLauncherConfig config_;
   const RootTemplate root_;
@@ -544,21 +558,25 @@ ChildArgs SandboxLauncher::childArgs(const ProcessSpec& spec, MountPlan& plan, c
 }
 
 // Between clone and "go", while the child builds its root: the id maps (before the child
-// switches uid), cgroups (before it execs), the egress link if any, and the Runtime API
-// listener in its network.
+// switches uid), cgroups (before it execs; unless it was born in them), the egress link if
+// any, and the Runtime API listener in its network.
 Result<UniqueFd> SandboxLauncher::parentPrepareChild(pid_t pid, uint32_t host_id,
-                                                     InstanceHooks* hooks, const ProcessSpec& spec,
-                                                     std::unique_ptr<EgressLease>* egress) const {
+                                                     InstanceHooks* hooks, bool born_inside,
+                                                     const ProcessSpec& spec,
+                                                     std::unique_ptr<EgressLease>* egress,
+                                                     LaunchTrace* trace) const {
   if (Result<void> r = writeIdMaps(config_.proc_root, pid, {config_.sandbox_uid, host_id},
                                    {config_.sandbox_gid, host_id});
       !r) {
     return r.error().withContext("sandbox");
   }
-  if (hooks != nullptr) {
+  LaunchTrace::mark(trace, kIdMapsWritten);
+  if (hooks != nullptr && !born_inside) {
     if (Result<void> r = hooks->attach(pid); !r) {
       return r.error().withContext("sandbox: attach to cgroups");
     }
   }
+  LaunchTrace::mark(trace, kAttached);
   std::string ns_path = config_.proc_root + "/" + std::to_string(pid) + "/ns/net";
   UniqueFd netns(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!netns.valid()) return sysError("sandbox: open " + ns_path, errno);
@@ -577,6 +595,10 @@ Result<UniqueFd> SandboxLauncher::parentPrepareChild(pid_t pid, uint32_t host_id
 
 Result<std::unique_ptr<Process>> SandboxLauncher::launchInSlot(const ProcessSpec& spec,
                                                                HostIdSlots::Lease lease) {
+  std::optional<LaunchTrace> trace_storage;
+  if (LaunchTrace::enabled()) trace_storage.emplace();
+  LaunchTrace* trace = trace_storage ? &*trace_storage : nullptr;
+  LaunchTrace::mark(trace, kStart);
   const uint32_t host_id = config_.host_id_base + static_cast<uint32_t>(lease.slot());
   std::unique_ptr<InstanceHooks> hooks;
   if (config_.hooks) {
@@ -585,6 +607,7 @@ Result<std::unique_ptr<Process>> SandboxLauncher::launchInSlot(const ProcessSpec
     if (!made) return made.error().withContext("sandbox: instance resources");
     hooks = std::move(*made);
   }
+  LaunchTrace::mark(trace, kHooksMade);
   std::string scratch = hooks ? hooks->scratchDir() : std::string();
   if (scratch.empty()) scratch = spec.sandbox.scratch_dir;
   Result<MountPlan> planned = root_.plan({spec.sandbox.code_dir, spec.sandbox.runtime_dir, scratch,
@@ -593,14 +616,19 @@ Result<std::unique_ptr<Process>> SandboxLauncher::launchInSlot(const ProcessSpec
   Result<LaunchFds> made_fds = parentMakeFds();
   if (!made_fds) return made_fds.error();
   LaunchFds& fds = *made_fds;
+  LaunchTrace::mark(trace, kPlanned);
 
   // The child reads all of these (and seccomp_) in place: they stay put until it execs.
   MountPlan plan = std::move(*planned);
   std::vector<char*> argv = cArray(spec.argv);
   std::vector<char*> envp = cArray(spec.env);
   ChildArgs args = childArgs(spec, plan, fds, argv, envp);
+  args.trace = trace;
   ChildStack stack;
   if (!stack.valid()) return sysError("mmap child stack", errno);
+  // Born inside its cgroups, the child needs no attach after clone: that attach waited
+  // for an RCU grace period (5-16 ms here), most of what the sandbox added to a start.
+  const bool born_inside = hooks && hooks->enterForClone();
 
   int pidfd_raw = -1;
   pid_t pid;
@@ -615,7 +643,9 @@ Result<std::unique_ptr<Process>> SandboxLauncher::launchInSlot(const ProcessSpec
     if (pid < 0) clone_errno = errno;
     ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   }
+  if (born_inside) hooks->leaveAfterClone();
   if (pid < 0) return sysError("sandbox: clone with new namespaces", clone_errno);
+  LaunchTrace::mark(trace, kCloned);
   UniqueFd pidfd(pidfd_raw);
   // Our copies go: the child's error-pipe end must be the only one, for EOF to mean exec.
   fds.error_write.reset();
@@ -641,14 +671,17 @@ Result<std::unique_ptr<Process>> SandboxLauncher::launchInSlot(const ProcessSpec
   };
 
   std::unique_ptr<EgressLease> egress;
-  Result<UniqueFd> listener = parentPrepareChild(pid, host_id, hooks.get(), spec, &egress);
+  Result<UniqueFd> listener =
+      parentPrepareChild(pid, host_id, hooks.get(), born_inside, spec, &egress, trace);
   if (!listener) return abortChild(listener.error());
+  LaunchTrace::mark(trace, kListening);
   // EPIPE: the child failed before waiting for us; its report is in the error pipe.
   if (::send(fds.sync_write.get(), "g", 1, MSG_NOSIGNAL) != 1 && errno != EPIPE &&
       errno != ECONNRESET) {
     return abortChild(sysError("sandbox: release the child", errno));
   }
   fds.sync_write.reset();
+  LaunchTrace::mark(trace, kReleased);
 
   // EOF means exec: the kernel closes CLOEXEC fds after switching to the new memory, so
   // the stack and args are free then.
@@ -658,6 +691,11 @@ Result<std::unique_ptr<Process>> SandboxLauncher::launchInSlot(const ProcessSpec
   if (failure->has_value()) {
     parentReap(pid);  // it has exited already
     return childError(**failure);
+  }
+  if (trace != nullptr) {
+    LaunchTrace::mark(trace, kExecSeen);
+    log::info("sandbox", "sandbox launch trace",
+              {{"instance", spec.sandbox.instance_id}, {"steps", trace->describe()}});
   }
   return std::unique_ptr<Process>(std::make_unique<SandboxProcess>(
       pid, std::move(pidfd), std::move(fds.output_read), std::move(*listener), std::move(hooks),

@@ -41,8 +41,17 @@ class InstanceHooks {
   // Called on the launching thread after clone and before the child may exec: put pid
   // (host view) into the instance's cgroups. An error aborts the launch.
   virtual Result<void> attach(pid_t /*pid*/) { return {}; }
-  // Peak memory of the instance (cgroup); 0: unknown, the launcher falls back to VmHWM.
+  // The cheaper way (see InstanceCgroup::enterCurrentThread): called on the launching
+  // thread just before clone, moves that thread into the instance's cgroups so that the
+  // child is born there. True: attach is not called; leaveAfterClone is, right after
+  // clone. False: nothing moved, attach is called as above.
+  virtual bool enterForClone() { return false; }
+  virtual void leaveAfterClone() {}
+  // Peak memory of the instance's cgroup, page cache included; 0: unknown.
   virtual int64_t peakMemoryBytes() const { return 0; }
+  // The instance's own memory at its highest, without page cache (see
+  // InstanceCgroup::usedMemoryBytes); sampled by each call. 0: unknown.
+  virtual int64_t usedMemoryBytes() const { return 0; }
   // True once the kernel's OOM killer has killed something in the instance.
   virtual bool oomKilled() const { return false; }
 };

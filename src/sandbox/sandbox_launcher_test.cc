@@ -451,7 +451,9 @@ class FakeHooks : public InstanceHooks {
     return {};
   }
   int64_t peakMemoryBytes() const override { return 12345; }
-  bool oomKilled() const override { return true; }
+  int64_t usedMemoryBytes() const override { return 678; }
+  bool oomKilled() const override { return oom_killed; }
+  bool oom_killed = true;
 
  private:
   std::vector<pid_t>* attached_;
@@ -461,13 +463,16 @@ class FakeHooks : public InstanceHooks {
 TEST_F(SandboxLauncherTest, HooksAttachBeforeExecAndOutliveTheInstance) {
   std::vector<pid_t> attached;
   bool destroyed = false;
+  FakeHooks* hooks = nullptr;  // owned by the instance
   InstanceIdentity seen;
   SandboxLauncherConfig config;
   config.root_dir = tmp_ + "/root";
   config.hooks = [&](const ProcessSpec&,
                      const InstanceIdentity& id) -> Result<std::unique_ptr<InstanceHooks>> {
     seen = id;
-    return std::unique_ptr<InstanceHooks>(std::make_unique<FakeHooks>(&attached, &destroyed));
+    auto made = std::make_unique<FakeHooks>(&attached, &destroyed);
+    hooks = made.get();
+    return std::unique_ptr<InstanceHooks>(std::move(made));
   };
   auto launcher = makeSandboxLauncher(config);
   ASSERT_TRUE(launcher.ok()) << launcher.error().message;
@@ -478,8 +483,11 @@ TEST_F(SandboxLauncherTest, HooksAttachBeforeExecAndOutliveTheInstance) {
     EXPECT_EQ(seen.sandbox_uid, 993u);
     EXPECT_GE(seen.host_uid, 0x70000000u);
     EXPECT_EQ(waitExit(**p), 0);
+    // Killed by OOM: the group's peak (the limit was reached); else its own memory.
     EXPECT_EQ((*p)->maxMemoryBytes(), 12345);
     EXPECT_TRUE((*p)->oomKilled());
+    hooks->oom_killed = false;
+    EXPECT_EQ((*p)->maxMemoryBytes(), 678);
     EXPECT_FALSE(destroyed);
   }
   EXPECT_TRUE(destroyed);

@@ -41,7 +41,15 @@ class Hooks : public sandbox::InstanceHooks {
   Result<void> attach(pid_t pid) override {
     return cgroup_ ? cgroup_->attach(pid) : Result<void>{};
   }
+  bool enterForClone() override { return cgroup_ && cgroup_->enterCurrentThread(); }
+  void leaveAfterClone() override {
+    if (Result<void> r = cgroup_->leaveCurrentThread(); !r) {
+      log::warn("sandbox", "launching thread left in an instance cgroup",
+                {{"error", r.error().message}});
+    }
+  }
   int64_t peakMemoryBytes() const override { return cgroup_ ? cgroup_->peakMemoryBytes() : 0; }
+  int64_t usedMemoryBytes() const override { return cgroup_ ? cgroup_->usedMemoryBytes() : 0; }
   bool oomKilled() const override { return cgroup_ && cgroup_->oomKillCount() > 0; }
 
  private:

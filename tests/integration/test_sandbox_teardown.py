@@ -52,14 +52,28 @@ def instance_cgroups(data_dir: Path) -> list[Path]:
             if child.is_dir()]
 
 
+def _is_nimbus_server(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "nimbus"
+    except OSError:
+        return False
+
+
 def cgroup_processes(data_dir: Path) -> set[int]:
+    """Processes in this data folder's cgroups. nimbus itself is not one: on cgroup v1 its
+    launch threads wait in the parent group between launches (they step into an instance's
+    group only for the clone, so that the child is born there), so the parent's own
+    cgroup.procs lists the server; any process in an instance group counts."""
     pids = set()
     for parent in cgroup_parents(data_dir):
         for procs in parent.glob("**/cgroup.procs"):
             try:
-                pids.update(int(line) for line in procs.read_text().split())
+                found = {int(line) for line in procs.read_text().split()}
             except OSError:
-                pass  # the cgroup went away while we read it
+                continue  # the cgroup went away while we read it
+            if procs.parent == parent:
+                found = {pid for pid in found if not _is_nimbus_server(pid)}
+            pids.update(found)
     return pids
 
 
