@@ -5,6 +5,7 @@
 
 #include "base/encoding.h"
 #include "base/log.h"
+#include "control/api_responses.h"
 #include "control/function_json.h"
 #include "gateway/error_mapping.h"
 
@@ -36,13 +37,6 @@ Result<std::string> functionName(const FunctionsApiDeps& d, const RouteParams& p
   return ref->name;
 }
 
-Response reply(const Request& req, Status status, const json::object& body,
-               const std::string& rid) {
-  auto res = http::makeResponse(req, status, json::serialize(body));
-  res.set("x-amzn-RequestId", rid);
-  return res;
-}
-
 Response put(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
              const std::string& rid) {
   auto name = functionName(d, p);
@@ -67,7 +61,7 @@ Response put(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
   }
   log::info("control", "reserved concurrency set",
             {{"request_id", rid}, {"function", *name}, {"reserved", std::to_string(reserved)}});
-  return reply(req, Status::ok, json::object{{"ReservedConcurrentExecutions", reserved}}, rid);
+  return jsonReply(req, Status::ok, json::object{{"ReservedConcurrentExecutions", reserved}}, rid);
 }
 
 Response get(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
@@ -78,7 +72,7 @@ Response get(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
   if (!reserved) return gateway::errorResponse(req, reserved.error(), rid);
   json::object out;
   if (*reserved) out["ReservedConcurrentExecutions"] = **reserved;
-  return reply(req, Status::ok, out, rid);
+  return jsonReply(req, Status::ok, out, rid);
 }
 
 Response remove(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
@@ -90,9 +84,7 @@ Response remove(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
   }
   (void)d.pool.admission().setReservation(*name, std::nullopt);
   log::info("control", "reserved concurrency removed", {{"request_id", rid}, {"function", *name}});
-  auto res = http::makeResponse(req, Status::no_content, "", "");
-  res.set("x-amzn-RequestId", rid);
-  return res;
+  return noContent(req, rid);
 }
 
 }  // namespace
@@ -100,9 +92,7 @@ Response remove(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
 void addConcurrencyRoutes(http::Router& router, FunctionsApiDeps deps) {
   auto d = std::make_shared<FunctionsApiDeps>(deps);
   auto route = [&](http::Verb verb, const char* path, auto fn) {
-    router.add(verb, path,
-               [d, fn](Request& req, const http::RequestInfo&, const RouteParams& p)
-                   -> asio::awaitable<Response> { co_return fn(*d, req, p, newUuid()); });
+    addSyncRoute(router, d, verb, path, fn);
   };
   route(http::Verb::put, "/2017-10-31/functions/{name}/concurrency", put);
   route(http::Verb::get, "/2019-09-30/functions/{name}/concurrency", get);

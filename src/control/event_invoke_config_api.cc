@@ -6,6 +6,7 @@
 #include "base/encoding.h"
 #include "base/log.h"
 #include "base/time.h"
+#include "control/api_responses.h"
 #include "control/function_json.h"
 #include "gateway/error_mapping.h"
 #include "queue/queue_arn.h"
@@ -133,12 +134,6 @@ json::object toJson(const FunctionsApiDeps& d, const store::EventInvokeConfig& c
           {"DestinationConfig", {{"OnSuccess", on_success}, {"OnFailure", on_failure}}}};
 }
 
-Response reply(const Request& req, const json::object& body, const std::string& rid) {
-  auto res = http::makeResponse(req, Status::ok, json::serialize(body));
-  res.set("x-amzn-RequestId", rid);
-  return res;
-}
-
 // PUT replaces the whole config (absent members take defaults); POST (update) keeps
 // what is stored and changes only the members given.
 Response write(const Deps& d, Request& req, const RouteParams& p, const std::string& rid,
@@ -166,7 +161,7 @@ Response write(const Deps& d, Request& req, const RouteParams& p, const std::str
              {"qualifier", config.qualifier},
              {"maximum_retry_attempts", std::to_string(config.maximum_retry_attempts)},
              {"maximum_event_age_seconds", std::to_string(config.maximum_event_age_seconds)}});
-  return reply(req, toJson(d, config), rid);
+  return jsonReply(req, Status::ok, toJson(d, config), rid);
 }
 
 Response put(const Deps& d, Request& req, const RouteParams& p, const std::string& rid) {
@@ -182,7 +177,7 @@ Response get(const Deps& d, Request& req, const RouteParams& p, const std::strin
   if (!target) return gateway::errorResponse(req, target.error(), rid);
   auto config = d.store.getEventInvokeConfig(target->name, target->qualifier);
   if (!config) return gateway::errorResponse(req, config.error(), rid);
-  return reply(req, toJson(d, *config), rid);
+  return jsonReply(req, Status::ok, toJson(d, *config), rid);
 }
 
 Response remove(const Deps& d, Request& req, const RouteParams& p, const std::string& rid) {
@@ -191,9 +186,7 @@ Response remove(const Deps& d, Request& req, const RouteParams& p, const std::st
   if (auto ok = d.store.deleteEventInvokeConfig(target->name, target->qualifier); !ok) {
     return gateway::errorResponse(req, ok.error(), rid);
   }
-  auto res = http::makeResponse(req, Status::no_content, "", "");
-  res.set("x-amzn-RequestId", rid);
-  return res;
+  return noContent(req, rid);
 }
 
 Response list(const Deps& d, Request& req, const RouteParams& p, const std::string& rid) {
@@ -203,7 +196,8 @@ Response list(const Deps& d, Request& req, const RouteParams& p, const std::stri
   if (!configs) return gateway::errorResponse(req, configs.error(), rid);
   json::array out;
   for (const auto& c : *configs) out.push_back(toJson(d, c));
-  return reply(req, json::object{{"FunctionEventInvokeConfigs", std::move(out)}}, rid);
+  return jsonReply(req, Status::ok, json::object{{"FunctionEventInvokeConfigs", std::move(out)}},
+                   rid);
 }
 
 }  // namespace
@@ -212,9 +206,7 @@ void addEventInvokeConfigRoutes(http::Router& router, FunctionsApiDeps deps,
                                 store::QueueStore& queues) {
   auto d = std::make_shared<Deps>(Deps{deps, queues});
   auto route = [&](http::Verb verb, const char* path, auto fn) {
-    router.add(verb, path,
-               [d, fn](Request& req, const http::RequestInfo&, const RouteParams& p)
-                   -> asio::awaitable<Response> { co_return fn(*d, req, p, newUuid()); });
+    addSyncRoute(router, d, verb, path, fn);
   };
   constexpr const char* kPath = "/2019-09-25/functions/{name}/event-invoke-config";
   route(http::Verb::put, kPath, put);

@@ -7,6 +7,7 @@
 
 #include "base/encoding.h"
 #include "base/time.h"
+#include "control/api_responses.h"
 #include "gateway/error_mapping.h"
 
 namespace nimbus::control {
@@ -21,12 +22,6 @@ using http::Status;
 namespace {
 
 constexpr std::string_view kTokenPrefix = "nimbus-inv:";
-
-Response reply(const Request& req, const json::value& body, const std::string& rid) {
-  auto res = http::makeResponse(req, Status::ok, json::serialize(body));
-  res.set("x-amzn-RequestId", rid);
-  return res;
-}
 
 std::optional<int64_t> parseInt(std::string_view s) {
   int64_t v = 0;
@@ -138,8 +133,8 @@ Response invocations(const ObservabilityApiDeps& d, Request& req, const RoutePar
   }
   if (q.error) return gateway::errorResponse(req, *q.error, rid);
   if (!d.records_enabled) {
-    return reply(req, json::object{{"invocations", json::array()}, {"records_enabled", false}},
-                 rid);
+    return jsonReply(req, Status::ok,
+                     json::object{{"invocations", json::array()}, {"records_enabled", false}}, rid);
   }
   auto page = d.store.queryInvocationRecords(query);
   if (!page) return gateway::errorResponse(req, page.error(), rid);
@@ -147,7 +142,7 @@ Response invocations(const ObservabilityApiDeps& d, Request& req, const RoutePar
   for (const auto& r : page->records) arr.push_back(recordJson(r));
   json::object body{{"invocations", std::move(arr)}};
   if (page->next_before_id) body["next"] = encodePageToken(*page->next_before_id);
-  return reply(req, body, rid);
+  return jsonReply(req, Status::ok, body, rid);
 }
 
 Response logs(const ObservabilityApiDeps& d, Request& req, const RouteParams& p,
@@ -168,8 +163,8 @@ Response logs(const ObservabilityApiDeps& d, Request& req, const RouteParams& p,
   }
   if (q.error) return gateway::errorResponse(req, *q.error, rid);
   if (!d.records_enabled) {
-    return reply(
-        req,
+    return jsonReply(
+        req, Status::ok,
         json::object{
             {"events", json::array()}, {"next_after", query.after_id}, {"records_enabled", false}},
         rid);
@@ -186,7 +181,8 @@ Response logs(const ObservabilityApiDeps& d, Request& req, const RouteParams& p,
                                {"message", l.message}});
     next = std::max(next, l.id);
   }
-  return reply(req, json::object{{"events", std::move(arr)}, {"next_after", next}}, rid);
+  return jsonReply(req, Status::ok, json::object{{"events", std::move(arr)}, {"next_after", next}},
+                   rid);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "base/encoding.h"
 #include "base/log.h"
 #include "base/time.h"
+#include "control/api_responses.h"
 #include "control/function_json.h"
 #include "gateway/error_mapping.h"
 
@@ -72,13 +73,6 @@ Result<Target> targetOf(const FunctionsApiDeps& d, const RouteParams& p, bool ne
     return version.error();
   }
   return Target{*version, qualifier};
-}
-
-Response reply(const Request& req, Status status, const json::object& body,
-               const std::string& rid) {
-  auto res = http::makeResponse(req, status, json::serialize(body));
-  res.set("x-amzn-RequestId", rid);
-  return res;
 }
 
 Response configNotFound(const Request& req, const std::string& rid) {
@@ -164,7 +158,7 @@ Response put(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
              {"function", name},
              {"qualifier", t->qualifier},
              {"requested", std::to_string(requested)}});
-  return reply(req, Status::accepted, statusJson(statusOf(d, config)), rid);
+  return jsonReply(req, Status::accepted, statusJson(statusOf(d, config)), rid);
 }
 
 Result<store::ProvisionedConcurrencyConfig> find(const FunctionsApiDeps& d, const Target& t) {
@@ -208,7 +202,7 @@ Response list(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
   json::object out;
   out["ProvisionedConcurrencyConfigs"] = std::move(items);
   if (!next.empty()) out["NextMarker"] = next;
-  return reply(req, Status::ok, out, rid);
+  return jsonReply(req, Status::ok, out, rid);
 }
 
 Response get(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
@@ -221,7 +215,7 @@ Response get(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
     if (c.error().code == ErrorCode::kNotFound) return configNotFound(req, rid);
     return gateway::errorResponse(req, c.error(), rid);
   }
-  return reply(req, Status::ok, statusJson(statusOf(d, *c)), rid);
+  return jsonReply(req, Status::ok, statusJson(statusOf(d, *c)), rid);
 }
 
 Response remove(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
@@ -239,9 +233,7 @@ Response remove(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
   d.pool.unprovision(name, t->qualifier);
   log::info("control", "provisioned concurrency removed",
             {{"request_id", rid}, {"function", name}, {"qualifier", t->qualifier}});
-  auto res = http::makeResponse(req, Status::no_content, "", "");
-  res.set("x-amzn-RequestId", rid);
-  return res;
+  return noContent(req, rid);
 }
 
 }  // namespace
@@ -249,9 +241,7 @@ Response remove(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
 void addProvisionedConcurrencyRoutes(http::Router& router, FunctionsApiDeps deps) {
   auto d = std::make_shared<FunctionsApiDeps>(deps);
   auto route = [&](http::Verb verb, const char* path, auto fn) {
-    router.add(verb, path,
-               [d, fn](Request& req, const http::RequestInfo&, const RouteParams& p)
-                   -> asio::awaitable<Response> { co_return fn(*d, req, p, newUuid()); });
+    addSyncRoute(router, d, verb, path, fn);
   };
   const char* path = "/2019-09-30/functions/{name}/provisioned-concurrency";
   route(http::Verb::put, path, put);

@@ -8,6 +8,7 @@
 #include "base/encoding.h"
 #include "base/log.h"
 #include "base/time.h"
+#include "control/api_responses.h"
 #include "control/function_json.h"
 #include "gateway/error_mapping.h"
 #include "queue/queue_arn.h"
@@ -28,18 +29,6 @@ constexpr int kMaxPeek = 1000;
 
 Error invalid(const std::string& message) {
   return makeError(ErrorCode::kInvalidParameter, message);
-}
-
-Response reply(const Request& req, Status status, const json::value& body, const std::string& rid) {
-  auto res = http::makeResponse(req, status, json::serialize(body));
-  res.set("x-amzn-RequestId", rid);
-  return res;
-}
-
-Response noContent(const Request& req, const std::string& rid) {
-  auto res = http::makeResponse(req, Status::no_content, "", "");
-  res.set("x-amzn-RequestId", rid);
-  return res;
 }
 
 Result<std::string> queueNameOf(const RouteParams& p) {
@@ -120,7 +109,7 @@ asio::awaitable<Response> createQueue(const QueuesApiDeps& d, Request& req, cons
     co_return gateway::errorResponse(req, ok.error(), rid);
   }
   log::info(kComponent, "queue created", {{"request_id", rid}, {"queue", **name}});
-  co_return reply(req, Status::created, queueJson(d, store::QueueInfo{**name, now}, now), rid);
+  co_return jsonReply(req, Status::created, queueJson(d, store::QueueInfo{**name, now}, now), rid);
 }
 
 asio::awaitable<Response> listQueues(const QueuesApiDeps& d, Request& req, const RouteParams&,
@@ -131,7 +120,7 @@ asio::awaitable<Response> listQueues(const QueuesApiDeps& d, Request& req, const
   if (!queues) co_return gateway::errorResponse(req, queues.error(), rid);
   json::array out;
   for (const auto& q : *queues) out.push_back(queueJson(d, q, now));
-  co_return reply(req, Status::ok, json::object{{"Queues", std::move(out)}}, rid);
+  co_return jsonReply(req, Status::ok, json::object{{"Queues", std::move(out)}}, rid);
 }
 
 asio::awaitable<Response> getQueue(const QueuesApiDeps& d, Request& req, const RouteParams& p,
@@ -142,7 +131,7 @@ asio::awaitable<Response> getQueue(const QueuesApiDeps& d, Request& req, const R
   auto get = [&] { return d.queues.getQueue(*name, now); };
   auto q = co_await d.worker.run(std::move(get));
   if (!q) co_return gateway::errorResponse(req, q.error(), rid);
-  co_return reply(req, Status::ok, queueJson(d, *q, now), rid);
+  co_return jsonReply(req, Status::ok, queueJson(d, *q, now), rid);
 }
 
 asio::awaitable<Response> deleteQueue(const QueuesApiDeps& d, Request& req, const RouteParams& p,
@@ -177,7 +166,7 @@ asio::awaitable<Response> sendMessage(const QueuesApiDeps& d, Request& req, cons
   if (auto ok = co_await d.worker.run(std::move(send)); !ok) {
     co_return gateway::errorResponse(req, ok.error(), rid);
   }
-  co_return reply(req, Status::created, json::object{{"MessageId", m.message_id}}, rid);
+  co_return jsonReply(req, Status::created, json::object{{"MessageId", m.message_id}}, rid);
 }
 
 asio::awaitable<Response> peekMessages(const QueuesApiDeps& d, Request& req, const RouteParams& p,
@@ -198,7 +187,7 @@ asio::awaitable<Response> peekMessages(const QueuesApiDeps& d, Request& req, con
   for (const auto& m : *messages) out.push_back(messageJson(m, false));
   json::object page{{"Messages", std::move(out)}};
   if (more) page["NextAfter"] = messages->back().message_id;
-  co_return reply(req, Status::ok, page, rid);
+  co_return jsonReply(req, Status::ok, page, rid);
 }
 
 asio::awaitable<Response> getMessage(const QueuesApiDeps& d, Request& req, const RouteParams& p,
@@ -209,7 +198,7 @@ asio::awaitable<Response> getMessage(const QueuesApiDeps& d, Request& req, const
   auto get = [&] { return d.queues.getMessage(*name, id); };
   auto m = co_await d.worker.run(std::move(get));
   if (!m) co_return gateway::errorResponse(req, m.error(), rid);
-  co_return reply(req, Status::ok, messageJson(*m, false), rid);
+  co_return jsonReply(req, Status::ok, messageJson(*m, false), rid);
 }
 
 asio::awaitable<Response> receiveMessages(const QueuesApiDeps& d, Request& req,
@@ -238,7 +227,7 @@ asio::awaitable<Response> receiveMessages(const QueuesApiDeps& d, Request& req,
   if (!messages) co_return gateway::errorResponse(req, messages.error(), rid);
   json::array out;
   for (const auto& m : *messages) out.push_back(messageJson(m, true));
-  co_return reply(req, Status::ok, json::object{{"Messages", std::move(out)}}, rid);
+  co_return jsonReply(req, Status::ok, json::object{{"Messages", std::move(out)}}, rid);
 }
 
 asio::awaitable<Response> deleteMessage(const QueuesApiDeps& d, Request& req, const RouteParams& p,
@@ -262,7 +251,7 @@ asio::awaitable<Response> purgeQueue(const QueuesApiDeps& d, Request& req, const
   if (!n) co_return gateway::errorResponse(req, n.error(), rid);
   log::info(kComponent, "queue purged",
             {{"request_id", rid}, {"queue", *name}, {"purged", std::to_string(*n)}});
-  co_return reply(req, Status::ok, json::object{{"Purged", *n}}, rid);
+  co_return jsonReply(req, Status::ok, json::object{{"Purged", *n}}, rid);
 }
 
 asio::awaitable<Response> replayMessage(const QueuesApiDeps& d, Request& req, const RouteParams& p,
@@ -272,11 +261,11 @@ asio::awaitable<Response> replayMessage(const QueuesApiDeps& d, Request& req, co
   const std::string& id = p.path.at("id");
   auto outcome = co_await d.replayer.replayOne(*name, id);
   if (!outcome) co_return gateway::errorResponse(req, outcome.error(), rid);
-  co_return reply(req, Status::ok,
-                  json::object{{"RequestId", outcome->request_id},
-                               {"FunctionName", outcome->function_name},
-                               {"ReplayCount", outcome->replay_count}},
-                  rid);
+  co_return jsonReply(req, Status::ok,
+                      json::object{{"RequestId", outcome->request_id},
+                                   {"FunctionName", outcome->function_name},
+                                   {"ReplayCount", outcome->replay_count}},
+                      rid);
 }
 
 asio::awaitable<Response> replayQueue(const QueuesApiDeps& d, Request& req, const RouteParams& p,
@@ -301,7 +290,7 @@ asio::awaitable<Response> replayQueue(const QueuesApiDeps& d, Request& req, cons
   }
   log::info(kComponent, "queue replay requested",
             {{"request_id", rid}, {"queue", *name}, {"rate", std::to_string(rate)}});
-  co_return reply(req, Status::accepted, queueJson(d, *q, now), rid);
+  co_return jsonReply(req, Status::accepted, queueJson(d, *q, now), rid);
 }
 
 // The async side of one function: events by status, the oldest queued one's age, the
@@ -365,7 +354,7 @@ asio::awaitable<Response> asyncEvents(const QueuesApiDeps& d, Request& req, cons
     if (!c.on_success.empty()) out["OnSuccess"] = destination(c.on_success);
     if (!c.on_failure.empty()) out["OnFailure"] = destination(c.on_failure);
   }
-  co_return reply(req, Status::ok, out, rid);
+  co_return jsonReply(req, Status::ok, out, rid);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "base/encoding.h"
 #include "base/log.h"
 #include "base/time.h"
+#include "control/api_responses.h"
 #include "control/function_json.h"
 #include "gateway/error_mapping.h"
 
@@ -27,12 +28,6 @@ json::object settingsJson(const model::FunctionConfig& c) {
                       {"NetworkMode", model::networkModeName(c.network_mode)},
                       {"KeepAliveSeconds", c.keep_alive_s},
                       {"RevisionId", c.revision_id}};
-}
-
-Response reply(const Request& req, const json::object& body, const std::string& rid) {
-  auto res = http::makeResponse(req, Status::ok, json::serialize(body));
-  res.set("x-amzn-RequestId", rid);
-  return res;
 }
 
 // Settings belong to $LATEST (the only version so far): a qualifier other than it is 404.
@@ -85,7 +80,7 @@ Response get(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
              const std::string& rid) {
   auto c = load(d, p);
   if (!c) return gateway::errorResponse(req, c.error(), rid);
-  return reply(req, settingsJson(*c), rid);
+  return jsonReply(req, Status::ok, settingsJson(*c), rid);
 }
 
 Response patch(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
@@ -109,7 +104,8 @@ Response patch(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
     return gateway::errorResponse(req, a.error(), rid);
   }
   if (updated.network_mode == c->network_mode && updated.keep_alive_s == c->keep_alive_s) {
-    return reply(req, settingsJson(*c), rid);  // nothing changed: warm instances stay
+    return jsonReply(req, Status::ok, settingsJson(*c),
+                     rid);  // nothing changed: warm instances stay
   }
   if (auto v = model::validate(updated); !v) return gateway::errorResponse(req, v.error(), rid);
   updated.last_modified_ms = systemNowMillis();
@@ -123,7 +119,7 @@ Response patch(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
              {"function", updated.name},
              {"network_mode", model::networkModeName(updated.network_mode)},
              {"keep_alive_s", std::to_string(updated.keep_alive_s)}});
-  return reply(req, settingsJson(updated), rid);
+  return jsonReply(req, Status::ok, settingsJson(updated), rid);
 }
 
 }  // namespace
@@ -131,9 +127,7 @@ Response patch(const FunctionsApiDeps& d, Request& req, const RouteParams& p,
 void addSettingsRoutes(http::Router& router, FunctionsApiDeps deps) {
   auto d = std::make_shared<FunctionsApiDeps>(deps);
   auto route = [&](http::Verb verb, const char* path, auto fn) {
-    router.add(verb, path,
-               [d, fn](Request& req, const http::RequestInfo&, const RouteParams& p)
-                   -> asio::awaitable<Response> { co_return fn(*d, req, p, newUuid()); });
+    addSyncRoute(router, d, verb, path, fn);
   };
   route(http::Verb::get, "/v1/functions/{name}/settings", get);
   route(http::Verb::patch, "/v1/functions/{name}/settings", patch);
