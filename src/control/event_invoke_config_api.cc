@@ -8,6 +8,7 @@
 #include "base/time.h"
 #include "control/api_responses.h"
 #include "control/function_json.h"
+#include "control/function_lookup.h"
 #include "gateway/error_mapping.h"
 #include "queue/queue_arn.h"
 
@@ -33,19 +34,9 @@ struct Deps : FunctionsApiDeps {
 };
 
 Result<Target> targetOf(const FunctionsApiDeps& d, const RouteParams& p) {
-  auto ref = model::parseFunctionRef(p.path.at("name"));
-  if (!ref) return ref.error();
-  auto q = p.query.find("Qualifier");
-  auto merged = model::withQualifier(*ref, q == p.query.end() ? "" : q->second);
-  if (!merged) return merged.error();
-  auto fn = d.store.getFunction(merged->name, model::kLatest);
-  if (!fn) {
-    if (fn.error().code == ErrorCode::kNotFound) {
-      return model::functionNotFound(d.arn, merged->name);
-    }
-    return fn.error();
-  }
-  return Target{merged->name, merged->qualifier.value_or(model::kLatest)};
+  auto found = lookUpFunction(d.store, d.arn, p);
+  if (!found) return found.error();
+  return Target{found->ref.name, found->ref.qualifier.value_or(model::kLatest)};
 }
 
 Error invalid(const std::string& message) {

@@ -11,6 +11,7 @@
 #include "base/time.h"
 #include "control/api_responses.h"
 #include "control/function_json.h"
+#include "control/function_lookup.h"
 #include "gateway/error_mapping.h"
 
 namespace nimbus::control {
@@ -39,36 +40,28 @@ Error invalid(const std::string& message) {
 
 // The function (which must exist) and, when `need_qualifier`, the qualified version.
 Result<Target> targetOf(const FunctionsApiDeps& d, const RouteParams& p, bool need_qualifier) {
-  auto ref = model::parseFunctionRef(p.path.at("name"));
-  if (!ref) return ref.error();
-  auto q = p.query.find("Qualifier");
-  auto merged = model::withQualifier(*ref, q == p.query.end() ? "" : q->second);
-  if (!merged) return merged.error();
-  auto latest = d.store.getFunction(merged->name, model::kLatest);
-  if (!latest) {
-    if (latest.error().code == ErrorCode::kNotFound) {
-      return model::functionNotFound(d.arn, merged->name);
-    }
-    return latest.error();
-  }
-  if (!need_qualifier) return Target{*latest, ""};
-  if (!merged->qualifier || merged->qualifier->empty()) {
+  auto found = lookUpFunction(d.store, d.arn, p);
+  if (!found) return found.error();
+  const model::FunctionRef& merged = found->ref;
+  const model::FunctionConfig& latest = found->latest;
+  if (!need_qualifier) return Target{latest, ""};
+  if (!merged.qualifier || merged.qualifier->empty()) {
     return invalid(
         "The Qualifier parameter is required (a version; $LATEST until nimbus has "
         "published versions).");
   }
   static const std::regex kQualifier(R"(\$LATEST|[a-zA-Z0-9_-]{1,128})");
-  const std::string& qualifier = *merged->qualifier;
+  const std::string& qualifier = *merged.qualifier;
   if (!std::regex_match(qualifier, kQualifier)) {
     return invalid("1 validation error detected: Value '" + qualifier +
                    "' at 'qualifier' failed to satisfy constraint: Member must satisfy regular "
                    "expression pattern: (|[a-zA-Z0-9$_-]+)");
   }
-  if (qualifier == model::kLatest) return Target{*latest, qualifier};
-  auto version = d.store.getFunction(merged->name, qualifier);
+  if (qualifier == model::kLatest) return Target{latest, qualifier};
+  auto version = d.store.getFunction(merged.name, qualifier);
   if (!version) {
     if (version.error().code == ErrorCode::kNotFound) {
-      return model::functionNotFound(d.arn, merged->name, qualifier);
+      return model::functionNotFound(d.arn, merged.name, qualifier);
     }
     return version.error();
   }
