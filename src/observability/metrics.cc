@@ -124,8 +124,8 @@ int FamilyBase::labelIndex(std::string_view label) const {
   return -1;
 }
 
-template <>
-void Family<Counter>::render(std::string& out) const {
+template <typename T>
+void Family<T>::render(std::string& out) const {
   renderHeader(out);
   std::shared_lock lock(mutex_);
   for (const auto& [values, series] : series_) {
@@ -133,16 +133,8 @@ void Family<Counter>::render(std::string& out) const {
     out += " " + formatValue(series->value()) + "\n";
   }
 }
-
-template <>
-void Family<Gauge>::render(std::string& out) const {
-  renderHeader(out);
-  std::shared_lock lock(mutex_);
-  for (const auto& [values, series] : series_) {
-    renderSeriesName(out, "", values);
-    out += " " + formatValue(series->value()) + "\n";
-  }
-}
+template class Family<Counter>;
+template class Family<Gauge>;
 
 template <>
 void Family<Histogram>::render(std::string& out) const {

@@ -132,12 +132,11 @@ class Family : public FamilyBase {
   std::map<std::vector<std::string>, std::shared_ptr<T>> series_;
 };
 
-template <>
-void Family<Counter>::render(std::string& out) const;
-template <>
-void Family<Gauge>::render(std::string& out) const;
+// Counters and gauges render one line per series (metrics.cc); histograms their buckets.
 template <>
 void Family<Histogram>::render(std::string& out) const;
+extern template class Family<Counter>;
+extern template class Family<Gauge>;
 
 // Every family of a process, rendered in registration order. Collectors run first at
 // each scrape, to fill the families whose values are read then (process figures, store

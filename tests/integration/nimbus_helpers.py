@@ -187,3 +187,21 @@ def descendants(root: int) -> list[tuple[int, int]]:
 def is_alive(pid: int, starttime: int) -> bool:
     st = proc_stat(pid)
     return st is not None and st[2] == starttime and st[0] not in ("Z", "X")
+
+
+def create_python(lam, name: str, source: str, **kwargs) -> str:
+    """A python3.11 function whose app.py is `source` (handler app.handler), ready to
+    invoke; returns its ARN."""
+    resp = lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE,
+                               Handler="app.handler",
+                               Code={"ZipFile": zip_files({"app.py": source})}, **kwargs)
+    wait_ready(lam, name)
+    return resp["FunctionArn"]
+
+
+def log_lines(api, name: str, prefix: str) -> list[str]:
+    """The function's recent log messages (GET /v1/functions/{name}/logs) that start
+    with `prefix`."""
+    r = api.get(f"/v1/functions/{name}/logs", params={"limit": "10000"})
+    assert r.status_code == 200, r.text
+    return [e["message"] for e in r.json()["events"] if e["message"].startswith(prefix)]

@@ -12,6 +12,7 @@ import botocore.exceptions
 import pytest
 
 import nimbus_helpers as h
+from nimbus_helpers import create_python as create, log_lines  # noqa: F401
 from conftest import ApiSession, Server, _stop, make_lambda_client, serve_on, start_server
 
 # Small backoffs so that three attempts take well under a second or two.
@@ -63,20 +64,6 @@ def lam_for():
     yield make
     for client in clients:
         client.close()
-
-
-def create(lam, name: str, source: str, **kwargs) -> str:
-    resp = lam.create_function(FunctionName=name, Runtime="python3.11", Role=h.ROLE,
-                               Handler="app.handler",
-                               Code={"ZipFile": h.zip_files({"app.py": source})}, **kwargs)
-    h.wait_ready(lam, name)
-    return resp["FunctionArn"]
-
-
-def log_lines(api: ApiSession, name: str, prefix: str) -> list[str]:
-    r = api.get(f"/v1/functions/{name}/logs", params={"limit": "10000"})
-    assert r.status_code == 200, r.text
-    return [e["message"] for e in r.json()["events"] if e["message"].startswith(prefix)]
 
 
 def invoke_async(lam, name: str, event: dict) -> str:

@@ -17,6 +17,7 @@ import botocore.exceptions
 import pytest
 
 import nimbus_helpers as h
+from nimbus_helpers import create_python, log_lines  # noqa: F401  (shared with the other queue tests)
 from conftest import ApiSession, Server, nimbus_bin
 
 from conftest import serve_on  # noqa: F401  (re-exported for the other queue tests)
@@ -101,20 +102,6 @@ def record_of(message: dict) -> dict:
         return json.loads(message["Body"])
     except (ValueError, TypeError) as e:
         raise AssertionError(f"message body is not a JSON destination record: {message}") from e
-
-
-def create_python(lam, name: str, source: str, **kwargs) -> str:
-    resp = lam.create_function(FunctionName=name, Runtime="python3.11", Role=h.ROLE,
-                               Handler="app.handler",
-                               Code={"ZipFile": h.zip_files({"app.py": source})}, **kwargs)
-    h.wait_ready(lam, name)
-    return resp["FunctionArn"]
-
-
-def log_lines(api: ApiSession, name: str, prefix: str) -> list[str]:
-    r = api.get(f"/v1/functions/{name}/logs", params={"limit": "10000"})
-    assert r.status_code == 200, r.text
-    return [e["message"] for e in r.json()["events"] if e["message"].startswith(prefix)]
 
 
 def run_cli(srv: Server, *args, timeout: float = 120, input_text: Optional[str] = None):
