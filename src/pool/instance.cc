@@ -176,8 +176,10 @@ Result<std::shared_ptr<Instance>> Instance::start(
   };
   inst->channel_->on_taken = [weak](const runtime_api::Event& ev) {
     if (auto self = weak.lock()) {
-      self->taken_steady_us_ = steadyNowMicros();
-      self->armTimer(steadyNowMillis() + ev.timeout_ms);
+      const int64_t taken_us = steadyNowMicros();
+      self->taken_steady_us_ = taken_us;
+      // Microseconds, so a timed-out invocation never reports less than its timeout.
+      self->armTimer(taken_us + ev.timeout_ms * 1000);
     }
   };
 
@@ -333,12 +335,12 @@ std::string Instance::exitDescription() const {
   return "exit status " + std::to_string(code);
 }
 
-void Instance::armTimer(int64_t deadline_steady_ms) {
+void Instance::armTimer(int64_t deadline_steady_us) {
   uint64_t gen = ++timer_generation_;
-  asio::post(strand_, [self = shared_from_this(), gen, deadline_steady_ms] {
+  asio::post(strand_, [self = shared_from_this(), gen, deadline_steady_us] {
     if (gen != self->timer_generation_) return;
     self->timer_.expires_after(
-        std::chrono::milliseconds(std::max<int64_t>(0, deadline_steady_ms - steadyNowMillis())));
+        std::chrono::microseconds(std::max<int64_t>(0, deadline_steady_us - steadyNowMicros())));
     self->timer_.async_wait([self, gen](boost::system::error_code ec) {
       if (ec || gen != self->timer_generation_) return;
       self->timed_out_ = true;
@@ -408,7 +410,6 @@ asio::awaitable<model::InvokeResult> Instance::invoke(model::InvokeRequest reque
   result.instance_id = id_;
   result.cold_start = !used_;
   used_ = true;
-  const int64_t begin = steadyNowMillis();
   const int64_t begin_us = steadyNowMicros();
   {
     std::lock_guard lock(mutex_);
@@ -432,7 +433,7 @@ asio::awaitable<model::InvokeResult> Instance::invoke(model::InvokeRequest reque
   ev.client_context = request.client_context;
   ev.cognito_identity = request.cognito_identity;
   // Until the runtime takes the event, the clock is the init limit (cold) or the timeout.
-  armTimer(begin + timeout_ms + (result.cold_start ? 10000 : 0));
+  armTimer(begin_us + (timeout_ms + (result.cold_start ? 10000 : 0)) * 1000);
   auto slot = channel_->deliver(std::move(ev));
   runtime_api::RuntimeReply reply = co_await slot->wait();
   disarmTimer();

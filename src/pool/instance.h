@@ -74,7 +74,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   boost::asio::awaitable<void> readOutput();
   boost::asio::awaitable<void> watchExit();
   boost::asio::awaitable<void> drainOutput();
-  void armTimer(int64_t deadline_steady_ms);
+  void armTimer(int64_t deadline_steady_us);
   void disarmTimer();
   void onOutput(std::string_view chunk);
   void emitLineLocked(std::string line);  // applies the per-invocation output caps

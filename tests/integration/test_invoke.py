@@ -165,11 +165,15 @@ def test_timeout(lam, make_function, runtime):
     fn = make_function(runtime, Timeout=1)
     invoke_ok(lam, fn.name, {"action": "sleep", "seconds": 0})  # warm: time the handler only
     t0 = time.monotonic()
-    resp, body = invoke_error(lam, fn.name, {"action": "sleep", "seconds": 6})
+    resp, body = invoke_error(lam, fn.name, {"action": "sleep", "seconds": 6}, LogType="Tail")
     elapsed = time.monotonic() - t0
     assert body.get("errorType") == "Sandbox.Timedout", body
     assert "Task timed out after 1.00 seconds" in body.get("errorMessage", ""), body
     assert 0.9 <= elapsed < 3.5, f"the timed-out call took {elapsed:.2f} s"
+    # As in Lambda, a timed-out invocation's Duration is never below its timeout.
+    tail = base64.b64decode(resp["LogResult"]).decode()
+    duration = re.search(r"REPORT RequestId: \S+\s+Duration: ([0-9.]+) ms", tail)
+    assert duration and float(duration.group(1)) >= 1000.0, tail
     # the next invoke runs normally (a fresh instance)
     _, result = invoke_ok(lam, fn.name, {"action": "sleep", "seconds": 0})
     assert "instance" in result
