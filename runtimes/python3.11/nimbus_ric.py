@@ -624,6 +624,8 @@ def handle_invocation(client, handler, headers, body):
                             _parse_json_header(headers.get("lambda-runtime-cognito-identity")),
                             deadline_ms,
                             headers.get("lambda-runtime-invoked-function-arn"))
+    # nimbus's own: the invocation's X-Correlation-Id (not in awslambdaric's context).
+    context.correlation_id = headers.get("lambda-runtime-correlation-id")
 
     error = None
     payload = None

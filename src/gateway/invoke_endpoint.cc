@@ -158,6 +158,8 @@ asio::awaitable<Response> handleInvoke(invoke::Invoker& invoker, queue::GroupCom
     event.payload = std::move(ireq.payload);
     event.client_context = std::move(ireq.client_context);
     event.trace_id = std::move(ireq.trace_id);
+    event.tracestate = std::move(ireq.tracestate);
+    event.correlation_id = ireq.correlation_id;
     event.received_ms = systemNowMillis();
     event.next_attempt_ms = event.received_ms;
     if (has_key) keys.stampAsync(event, key);

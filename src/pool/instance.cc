@@ -430,6 +430,7 @@ asio::awaitable<model::InvokeResult> Instance::invoke(model::InvokeRequest reque
   ev.trace_id = request.trace_id;
   ev.traceparent = request.traceparent;
   ev.tracestate = request.tracestate;
+  ev.correlation_id = request.correlation_id;
   ev.client_context = request.client_context;
   ev.cognito_identity = request.cognito_identity;
   // Until the runtime takes the event, the clock is the init limit (cold) or the timeout.

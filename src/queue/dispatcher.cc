@@ -55,14 +55,12 @@ asio::awaitable<void> Dispatcher::loop() {
   asio::steady_timer timer(ioc_);
   while (!stopped_) {
     int free = options_.workers - in_flight_.load();
-    int claimed = 0;
     if (free > 0) {
       auto claim = [this, free] { return store_.claimDueEvents(clock_.nowMillis(), free); };
       auto due = co_await worker_.run(std::move(claim));
       if (!due) {
         log::error(kComponent, "cannot claim async events", {{"error", due.error().message}});
       } else {
-        claimed = static_cast<int>(due->size());
         for (auto& event : *due) {
           ++in_flight_;
           asio::co_spawn(ioc_, deliver(std::move(event)), asio::detached);
@@ -70,7 +68,6 @@ asio::awaitable<void> Dispatcher::loop() {
       }
     }
     // Sleep even after a full claim: with every worker busy there is nothing to do.
-    (void)claimed;
     timer.expires_after(options_.poll);
     co_await timer.async_wait(asio::use_awaitable);
   }
@@ -143,6 +140,8 @@ asio::awaitable<void> Dispatcher::deliver(store::AsyncEvent event) {
   request.payload = event.payload;
   request.client_context = event.client_context;
   request.trace_id = event.trace_id;  // its Parent is the accepting gateway span
+  request.tracestate = event.tracestate;
+  request.correlation_id = event.correlation_id;
   // The queue-wait span: since acceptance for the first run, since it fell due for a retry.
   request.queued_since_ms = event.attempts == 0 ? event.received_ms : event.next_attempt_ms;
   request.trigger = "async";
@@ -282,6 +281,8 @@ asio::awaitable<void> Dispatcher::notifyDestination(
   record.qualifier = target->qualifier.value_or("");
   record.payload = destinationRecord(event, source_arn, condition, result, clock_.nowMillis());
   record.trace_id = event.trace_id;
+  record.tracestate = event.tracestate;
+  record.correlation_id = event.correlation_id;
   record.received_ms = clock_.nowMillis();
   record.next_attempt_ms = record.received_ms;
   auto committed = co_await committer_.submit(std::move(record));

@@ -24,6 +24,8 @@ AsyncEvent eventAt(const std::string& id, int64_t due_ms) {
   e.function_name = "f";
   e.payload = R"({"n":1})";
   e.trace_id = "Root=1-x";
+  e.tracestate = "vendor=1";
+  e.correlation_id = "order-" + id;
   e.received_ms = due_ms;
   e.next_attempt_ms = due_ms;
   return e;
@@ -38,6 +40,8 @@ TEST(StoreQueueTest, EnqueueAndClaimDueEventsOnce) {
   EXPECT_EQ((*due)[0].request_id, "a");
   EXPECT_EQ((*due)[0].payload, R"({"n":1})");
   EXPECT_EQ((*due)[0].trace_id, "Root=1-x");
+  EXPECT_EQ((*due)[0].tracestate, "vendor=1");
+  EXPECT_EQ((*due)[0].correlation_id, "order-a");
   EXPECT_EQ((*due)[1].request_id, "b");
   EXPECT_EQ((*due)[1].status, "running");
   EXPECT_TRUE(store->claimDueEvents(250, 10)->empty());   // running: not claimed twice

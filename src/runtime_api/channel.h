@@ -24,6 +24,7 @@ struct Event {
   std::string trace_id;     // Lambda-Runtime-Trace-Id (X-Ray form)
   std::string traceparent;  // Lambda-Runtime-Traceparent (W3C, nimbus's own header)
   std::string tracestate;   // Lambda-Runtime-Tracestate
+  std::string correlation_id;  // Lambda-Runtime-Correlation-Id (nimbus's own header)
   std::string client_context;
   std::string cognito_identity;
 };

@@ -64,6 +64,9 @@ std::shared_ptr<http::Router> makeRouter(std::shared_ptr<Channel> ch) {
                 if (!event->tracestate.empty()) {
                   res.set("Lambda-Runtime-Tracestate", event->tracestate);
                 }
+                if (!event->correlation_id.empty()) {
+                  res.set("Lambda-Runtime-Correlation-Id", event->correlation_id);
+                }
                 if (!event->client_context.empty()) {
                   res.set("Lambda-Runtime-Client-Context", event->client_context);
                 }

@@ -153,6 +153,7 @@ TEST_F(EndpointTest, NextLongPollsAndCarriesTheInvocationHeaders) {
   e.trace_id = "Root=1-5e1b4151-5ac6c58f3e7e4f9a1c0b2d3e;Sampled=0";
   e.client_context = R"({"custom":{"k":"v"}})";
   e.cognito_identity = R"({"cognitoIdentityId":"id"})";
+  e.correlation_id = "order-4711";
   int64_t before = systemNowMillis();
   auto slot = channel_->deliver(e);
   auto res = rt.read();
@@ -169,6 +170,7 @@ TEST_F(EndpointTest, NextLongPollsAndCarriesTheInvocationHeaders) {
   EXPECT_EQ(res["Lambda-Runtime-Trace-Id"], e.trace_id);
   EXPECT_EQ(res["Lambda-Runtime-Client-Context"], e.client_context);
   EXPECT_EQ(res["Lambda-Runtime-Cognito-Identity"], e.cognito_identity);
+  EXPECT_EQ(res["Lambda-Runtime-Correlation-Id"], "order-4711");
   EXPECT_FALSE(slot->isSet());
 }
 
@@ -181,6 +183,7 @@ TEST_F(EndpointTest, OptionalHeadersAreLeftOutWhenEmpty) {
   EXPECT_EQ(res.count("Lambda-Runtime-Trace-Id"), 0u);
   EXPECT_EQ(res.count("Lambda-Runtime-Client-Context"), 0u);
   EXPECT_EQ(res.count("Lambda-Runtime-Cognito-Identity"), 0u);
+  EXPECT_EQ(res.count("Lambda-Runtime-Correlation-Id"), 0u);
 }
 
 TEST_F(EndpointTest, PostResponseIsAcceptedAndReachesThePool) {

@@ -191,6 +191,13 @@ CREATE INDEX log_chunks_by_function ON log_chunks(function_name, id);
 CREATE INDEX log_chunks_by_request ON log_chunks(request_key);
 )sql";
 
+// The rest of an async event's trace context and its correlation id, so that retries
+// and runs after a restart carry what the caller sent (issue 6).
+constexpr std::string_view kAsyncTraceContextV8 = R"sql(
+ALTER TABLE async_events ADD COLUMN tracestate TEXT NOT NULL DEFAULT '';
+ALTER TABLE async_events ADD COLUMN correlation_id TEXT NOT NULL DEFAULT '';
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "create functions and function_versions", kFunctionsV1},
     Migration{2, "reserved concurrency per function", kReservedConcurrencyV2},
@@ -199,6 +206,7 @@ constexpr std::array kMigrations = {
     Migration{5, "network mode and keep-alive per function version", kFunctionSettingsV5},
     Migration{6, "provisioned concurrency configs", kProvisionedConcurrencyV6},
     Migration{7, "invocation records and function log lines", kObservabilityV7},
+    Migration{8, "tracestate and correlation id of async events", kAsyncTraceContextV8},
 };
 
 constexpr std::string_view kCreateMigrationsTable = R"sql(

@@ -11,7 +11,7 @@ using sqlite::Transaction;
 
 constexpr std::string_view kEventColumns =
     "request_id, function_name, qualifier, payload, client_context, trace_id, attempts,"
-    " received_ms, next_attempt_ms, status, last_error, replay_count";
+    " received_ms, next_attempt_ms, status, last_error, replay_count, tracestate, correlation_id";
 
 AsyncEvent readEvent(const Statement& s) {
   AsyncEvent e;
@@ -27,6 +27,8 @@ AsyncEvent readEvent(const Statement& s) {
   e.status = s.columnText(9);
   e.last_error = s.columnText(10);
   e.replay_count = s.columnInt(11);
+  e.tracestate = s.columnText(12);
+  e.correlation_id = s.columnText(13);
   return e;
 }
 
@@ -55,7 +57,7 @@ Result<std::vector<std::string>> SqliteStore::enqueueEvents(const std::vector<As
   Result<Transaction> tx = Transaction::begin(db_);
   if (!tx.ok()) return tx.error();
   const std::string sql = "INSERT INTO async_events (" + std::string(kEventColumns) +
-                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
   for (const AsyncEvent& e : events) {
     if (!e.idempotency_key.empty()) {
       IdempotencyRecord claim;
@@ -88,7 +90,9 @@ Result<std::vector<std::string>> SqliteStore::enqueueEvents(const std::vector<As
         .bind(9, e.next_attempt_ms)
         .bind(10, e.status)
         .bind(11, e.last_error)
-        .bind(12, e.replay_count);
+        .bind(12, e.replay_count)
+        .bind(13, e.tracestate)
+        .bind(14, e.correlation_id);
     if (Result<void> r = insert->run(); !r.ok()) {
       if (r.error().message.find("UNIQUE") != std::string::npos) {
         return makeError(ErrorCode::kConflict, "async event " + e.request_id + " already queued");

@@ -165,6 +165,31 @@ def test_correlation_id_and_throttle_records(custom_server, zip_of):
     assert recs[0]["error_type"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
 
 
+def test_correlation_id_reaches_the_function_and_every_async_attempt(custom_server, zip_of):
+    srv = custom_server("--async-retry-base-ms", "50", "--async-retry-cap-ms", "100")
+    lam = make_lambda_client(srv)
+    api = Api(srv)
+    py = _create(lam, zip_of("python3.11"))
+    node = h.unique_name("obs")
+    lam.create_function(FunctionName=node, Runtime="nodejs20.x", Role=h.ROLE,
+                        Handler="index.main", Code={"ZipFile": zip_of("nodejs20.x")})
+    h.wait_ready(lam, node)
+    for fn in (py, node):
+        r = api.invoke(fn, {"action": "info"}, headers={"X-Correlation-Id": "order-" + fn})
+        assert r.status_code == 200, r.text
+        assert r.json()["correlation_id"] == "order-" + fn, r.text
+    # Async: the id is stored with the event, so each retry carries it (and its record).
+    lam.put_function_event_invoke_config(FunctionName=py, MaximumRetryAttempts=1)
+    r = api.invoke(py, {"action": "fail"}, headers={"X-Amz-Invocation-Type": "Event",
+                                                  "X-Correlation-Id": "batch-7"})
+    assert r.status_code == 202 and r.headers["X-Correlation-Id"] == "batch-7"
+    rid = r.headers["x-amzn-RequestId"]
+    recs = h.wait_until(lambda: len(_all_records(api, request_id=rid)) == 2 and
+                        _all_records(api, request_id=rid), 30, "2 async attempts")
+    assert [r["correlation_id"] for r in recs] == ["batch-7", "batch-7"], recs
+    assert sorted(r["attempt"] for r in recs) == [1, 2]
+
+
 def test_async_attempts_each_leave_a_record(custom_server, zip_of):
     srv = custom_server("--async-retry-base-ms", "50", "--async-retry-cap-ms", "100")
     lam = make_lambda_client(srv)

@@ -25,6 +25,7 @@ const actions = {
     function_version: context.functionVersion,
     memory_limit_in_mb: String(context.memoryLimitInMB),
     invoked_function_arn: context.invokedFunctionArn,
+    correlation_id: context.correlationId,
     remaining_ms: context.getRemainingTimeInMillis(),
     env: process.env,
     cwd: process.cwd(),

@@ -32,6 +32,7 @@ def _info(event, context):
         "function_version": context.function_version,
         "memory_limit_in_mb": str(context.memory_limit_in_mb),
         "invoked_function_arn": context.invoked_function_arn,
+        "correlation_id": context.correlation_id,
         "remaining_ms": context.get_remaining_time_in_millis(),
         "env": dict(os.environ),
         "cwd": os.getcwd(),
