@@ -21,9 +21,9 @@ struct Event {
   int64_t deadline_ms = 0;  // epoch ms; set when the runtime takes the event
   int64_t timeout_ms = 0;
   std::string invoked_arn;
-  std::string trace_id;     // Lambda-Runtime-Trace-Id (X-Ray form)
-  std::string traceparent;  // Lambda-Runtime-Traceparent (W3C, nimbus's own header)
-  std::string tracestate;   // Lambda-Runtime-Tracestate
+  std::string trace_id;        // Lambda-Runtime-Trace-Id (X-Ray form)
+  std::string traceparent;     // Lambda-Runtime-Traceparent (W3C, nimbus's own header)
+  std::string tracestate;      // Lambda-Runtime-Tracestate
   std::string correlation_id;  // Lambda-Runtime-Correlation-Id (nimbus's own header)
   std::string client_context;
   std::string cognito_identity;

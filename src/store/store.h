@@ -26,7 +26,7 @@ struct AsyncEvent {
   std::string trace_id;
   std::string tracestate;      // W3C tracestate as the caller sent it
   std::string correlation_id;  // X-Correlation-Id: follows every attempt
-  int attempts = 0;  // invocations that ran (throttled tries do not count)
+  int attempts = 0;            // invocations that ran (throttled tries do not count)
   int64_t received_ms = 0;
   int64_t next_attempt_ms = 0;
   std::string status = "queued";  // queued | running | done | dead
