@@ -1,5 +1,6 @@
 // Shared pieces of the control API's handlers: JSON answers and 204s that carry the
-// request id, and the registration of synchronous handlers with a fresh request id.
+// request id, and the registration of synchronous handlers with a fresh request id,
+// either on the I/O thread (quick ones) or on a BlockingWorker (store queries).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -7,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "base/blocking_worker.h"
 #include "base/encoding.h"
 #include "http/router.h"
 #include "http/types.h"
@@ -26,6 +28,22 @@ void addSyncRoute(http::Router& router, std::shared_ptr<Deps> deps, http::Verb v
                         const http::RouteParams& p) -> boost::asio::awaitable<http::Response> {
                co_return fn(*deps, req, p, newUuid());
              });
+}
+
+// As addSyncRoute, but fn runs on `worker`: for handlers whose store queries can take
+// long enough (scans of records and logs) to stall every connection of an I/O thread.
+// req and p stay valid: the handler's coroutine is suspended until fn returns.
+template <typename Deps, typename Fn>
+void addBlockingRoute(http::Router& router, std::shared_ptr<Deps> deps, BlockingWorker& worker,
+                      http::Verb verb, const char* path, Fn fn) {
+  router.add(
+      verb, path,
+      [deps, fn, &worker](http::Request& req, const http::RequestInfo&,
+                          const http::RouteParams& p) -> boost::asio::awaitable<http::Response> {
+        auto call = [&deps, &fn, &req, &p] { return fn(*deps, req, p, newUuid()); };
+        http::Response res = co_await worker.run(std::move(call));
+        co_return res;
+      });
 }
 
 }  // namespace nimbus::control

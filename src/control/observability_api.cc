@@ -210,12 +210,8 @@ std::optional<int64_t> decodePageToken(const std::string& token) {
 
 void addObservabilityRoutes(http::Router& router, ObservabilityApiDeps deps) {
   auto d = std::make_shared<ObservabilityApiDeps>(deps);
-  router.add(http::Verb::get, "/v1/invocations",
-             [d](Request& req, const http::RequestInfo&, const RouteParams& p)
-                 -> asio::awaitable<Response> { co_return invocations(*d, req, p, newUuid()); });
-  router.add(http::Verb::get, "/v1/logs",
-             [d](Request& req, const http::RequestInfo&, const RouteParams& p)
-                 -> asio::awaitable<Response> { co_return logs(*d, req, p, newUuid()); });
+  addBlockingRoute(router, d, d->worker, http::Verb::get, "/v1/invocations", invocations);
+  addBlockingRoute(router, d, d->worker, http::Verb::get, "/v1/logs", logs);
 }
 
 }  // namespace nimbus::control

@@ -2,6 +2,7 @@
 // paged) and GET /v1/logs (persisted function log lines, tail or follow).
 #pragma once
 
+#include "base/blocking_worker.h"
 #include "http/router.h"
 #include "model/function_ref.h"
 #include "store/store.h"
@@ -10,6 +11,7 @@ namespace nimbus::control {
 
 struct ObservabilityApiDeps {
   store::Store& store;
+  BlockingWorker& worker;       // the queries run here, off the I/O threads
   bool records_enabled = true;  // false: --records off, nothing is kept
 };
 

@@ -7,6 +7,7 @@
 
 #include "base/encoding.h"
 #include "base/time.h"
+#include "control/api_responses.h"
 #include "gateway/error_mapping.h"
 #include "model/function_ref.h"
 #include "observability/function_stats.h"
@@ -127,9 +128,7 @@ Response stats(const StatsApiDeps& d, Request& req, const RouteParams& p, const 
 
 void addStatsRoutes(http::Router& router, StatsApiDeps deps) {
   auto d = std::make_shared<StatsApiDeps>(deps);
-  router.add(http::Verb::get, "/v1/functions/{name}/stats",
-             [d](Request& req, const http::RequestInfo&, const RouteParams& p)
-                 -> asio::awaitable<Response> { co_return stats(*d, req, p, newUuid()); });
+  addBlockingRoute(router, d, d->worker, http::Verb::get, "/v1/functions/{name}/stats", stats);
 }
 
 }  // namespace nimbus::control

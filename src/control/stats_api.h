@@ -3,6 +3,7 @@
 // 30d), computed from its invocation records.
 #pragma once
 
+#include "base/blocking_worker.h"
 #include "http/router.h"
 #include "store/store.h"
 
@@ -10,6 +11,7 @@ namespace nimbus::control {
 
 struct StatsApiDeps {
   store::Store& store;
+  BlockingWorker& worker;  // the record scan runs here, off the I/O threads
   bool records_enabled = true;
 };
 

@@ -221,6 +221,9 @@ int runServe(const ServeOptions& o) {
   // Blocking store calls of the async side (claims, ends, queues, keys) run here, off
   // the I/O threads.
   BlockingWorker store_worker(2);
+  // Reads of records, logs and stats scan the store: their own thread, so that a large
+  // query neither stalls an I/O thread nor delays the async side's claims.
+  BlockingWorker query_worker(1);
   queue::RetryOptions retry_options{o.async_retry_base_ms, o.async_retry_cap_ms,
                                     o.async_throttle_delay_ms};
   queue::Dispatcher dispatcher(ioc, *store, queues, store_worker, invoker, async_queue,
@@ -244,9 +247,10 @@ int runServe(const ServeOptions& o) {
       *store, code, pool,
       logs,   arn,  [&observer](const std::string& name) {
                                        observer.functionDeleted(name); }};
-  control::addObservabilityRoutes(*router,
-                                  control::ObservabilityApiDeps{*store, observer.recordsEnabled()});
-  control::addStatsRoutes(*router, control::StatsApiDeps{*store, observer.recordsEnabled()});
+  control::addObservabilityRoutes(
+      *router, control::ObservabilityApiDeps{*store, query_worker, observer.recordsEnabled()});
+  control::addStatsRoutes(*router,
+                          control::StatsApiDeps{*store, query_worker, observer.recordsEnabled()});
   control::addFunctionRoutes(*router, api_deps);
   control::addConcurrencyRoutes(*router, api_deps);
   control::addEventInvokeConfigRoutes(*router, api_deps, queues);
