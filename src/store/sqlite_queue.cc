@@ -56,8 +56,11 @@ Result<std::vector<std::string>> SqliteStore::enqueueEvents(const std::vector<As
   std::lock_guard lock(mutex_);
   Result<Transaction> tx = Transaction::begin(db_);
   if (!tx.ok()) return tx.error();
-  const std::string sql = "INSERT INTO async_events (" + std::string(kEventColumns) +
-                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+  // One prepare per batch; the batch's one transaction (one fsync) is what matters most.
+  Result<Statement> insert =
+      db_.prepare("INSERT INTO async_events (" + std::string(kEventColumns) +
+                  ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+  if (!insert.ok()) return insert.error();
   for (const AsyncEvent& e : events) {
     if (!e.idempotency_key.empty()) {
       IdempotencyRecord claim;
@@ -75,10 +78,7 @@ Result<std::vector<std::string>> SqliteStore::enqueueEvents(const std::vector<As
         continue;
       }
     }
-    // TODO(perf): Statement cannot be reset yet, so each row prepares its own; the one
-    // transaction per batch (one fsync) is what matters for throughput.
-    Result<Statement> insert = db_.prepare(sql);
-    if (!insert.ok()) return insert.error();
+    insert->reset();
     insert->bind(1, e.request_id)
         .bind(2, e.function_name)
         .bind(3, e.qualifier)
