@@ -191,6 +191,16 @@ CREATE INDEX log_chunks_by_function ON log_chunks(function_name, id);
 CREATE INDEX log_chunks_by_request ON log_chunks(request_key);
 )sql";
 
+// Step 8 belongs to a change made in parallel; this placeholder keeps the steps
+// numbered 1..N (the runner refuses gaps) and is replaced by that step at merge.
+constexpr std::string_view kReservedV8 = "-- reserved: no change";
+
+// Lambda's DeadLetterConfig per function version: the TargetArn of a nimbus queue
+// (either ARN form), '' when none.
+constexpr std::string_view kDeadLetterTargetV9 = R"sql(
+ALTER TABLE function_versions ADD COLUMN dead_letter_target TEXT NOT NULL DEFAULT '';
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "create functions and function_versions", kFunctionsV1},
     Migration{2, "reserved concurrency per function", kReservedConcurrencyV2},
@@ -199,6 +209,8 @@ constexpr std::array kMigrations = {
     Migration{5, "network mode and keep-alive per function version", kFunctionSettingsV5},
     Migration{6, "provisioned concurrency configs", kProvisionedConcurrencyV6},
     Migration{7, "invocation records and function log lines", kObservabilityV7},
+    Migration{8, "reserved for a parallel change (no-op)", kReservedV8},
+    Migration{9, "dead-letter target per function version", kDeadLetterTargetV9},
 };
 
 constexpr std::string_view kCreateMigrationsTable = R"sql(
