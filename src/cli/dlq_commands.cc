@@ -41,6 +41,12 @@ std::string attribute(const json::object& message, const json::object* record,
       return json::serialize(*value);
     }
   }
+  // A DeadLetterConfig message carries Lambda's RequestID; its body is the event, not
+  // a record, so the record must not answer for it.
+  if (key == "RequestId") {
+    std::string lambda = attribute(message, nullptr, "RequestID");
+    if (lambda != "-") return lambda;
+  }
   if (record == nullptr) return "-";
   const json::value* context = record->if_contains("requestContext");
   if (context == nullptr || !context->is_object()) return "-";

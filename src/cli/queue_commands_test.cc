@@ -143,14 +143,19 @@ TEST(FormatDlqTable, AttributesFirstThenTheRecord) {
                    "ApproximateInvokeCount":3,"ReplayCount":1}},
     {"MessageId":"m2","SentAt":1700000090000,
      "Body":"{\"requestContext\":{\"requestId\":\"r-2\",\"functionArn\":\"arn:aws:lambda:us-east-1:000000000000:function:pay:$LATEST\",\"condition\":\"EventAgeExceeded\",\"approximateInvokeCount\":0}}"},
-    {"MessageId":"m3","Body":"plain text"}
+    {"MessageId":"m3","Body":"plain text"},
+    {"MessageId":"m4","SentAt":1700000090000,"Body":"{\"order\":1}",
+     "Attributes":{"RequestID":"r-4","ErrorCode":200,"ErrorMessage":"boom","FunctionArn":"a",
+                   "SourceFunction":"ship","Condition":"RetriesExhausted",
+                   "ApproximateInvokeCount":1,"ReplayCount":0}}
   ])")
                              .as_array();
   EXPECT_EQ(formatDlqTable(messages, now),
             "ID  SOURCE_FUNCTION  CONDITION         ATTEMPTS  REPLAYS  AGE    REQUEST_ID\n"
             "m1  orders           RetriesExhausted  3         1        1m40s  r-1\n"
             "m2  pay              EventAgeExceeded  0         0        10s    r-2\n"
-            "m3  -                -                 -         0        -      -\n");
+            "m3  -                -                 -         0        -      -\n"
+            "m4  ship             RetriesExhausted  1         0        10s    r-4\n");
 }
 
 TEST(ExpandMessageBody, JsonBodiesBecomeObjects) {

@@ -28,6 +28,10 @@ json::object toFunctionConfiguration(const model::FunctionConfig& c, const model
     for (const auto& [k, v] : c.environment) vars[k] = v;
     o["Environment"] = json::object{{"Variables", std::move(vars)}};
   }
+  // Lambda leaves DeadLetterConfig out when none is set.
+  if (!c.dead_letter_target.empty()) {
+    o["DeadLetterConfig"] = json::object{{"TargetArn", c.dead_letter_target}};
+  }
   o["TracingConfig"] = json::object{{"Mode", "PassThrough"}};
   o["RevisionId"] = c.revision_id;
   o["State"] = "Active";
@@ -114,6 +118,14 @@ Result<void> applyConfiguration(const json::object& in, model::FunctionConfig& c
     auto size = optInt(it->value().as_object(), "Size");
     if (!size) return size.error();
     if (*size) c.ephemeral_storage_mb = static_cast<int>(std::clamp<int64_t>(**size, 0, 1 << 20));
+  }
+  // DeadLetterConfig {"TargetArn": arn} sets the target; "" (or no TargetArn) removes
+  // it. Whether the queue exists is checked by the caller (control/dead_letter_target.h).
+  if (auto it = in.find("DeadLetterConfig"); it != in.end() && !it->value().is_null()) {
+    if (!it->value().is_object()) return typeError("DeadLetterConfig", "structure");
+    auto target = optString(it->value().as_object(), "TargetArn");
+    if (!target) return target.error();
+    c.dead_letter_target = target->value_or("");
   }
   if (auto pt = optString(in, "PackageType"); pt && *pt && **pt != "Zip") {
     return makeError(ErrorCode::kInvalidParameter,

@@ -17,7 +17,8 @@ boost::json::object toFunctionConfiguration(const model::FunctionConfig& c,
 Result<boost::json::object> parseObject(const std::string& body);
 
 // Applies the configuration members present in `in` (Runtime, Handler, Role,
-// Description, MemorySize, Timeout, Environment, EphemeralStorage) onto `c`.
+// Description, MemorySize, Timeout, Environment, EphemeralStorage, DeadLetterConfig)
+// onto `c`.
 Result<void> applyConfiguration(const boost::json::object& in, model::FunctionConfig& c);
 
 // Reads an optional string/int member with a clear InvalidParameterValue on type errors.

@@ -86,6 +86,15 @@ TEST(ToFunctionConfiguration, EnvironmentOnlyWhenNonEmpty) {
   EXPECT_EQ(str(vars, "B"), "two");
 }
 
+TEST(ToFunctionConfiguration, DeadLetterConfigOnlyWhenSet) {
+  auto c = sampleConfig();
+  EXPECT_FALSE(toFunctionConfiguration(c, {}).contains("DeadLetterConfig"));
+  c.dead_letter_target = "arn:nimbus:queue:us-east-1:000000000000:dlq";
+  auto o = toFunctionConfiguration(c, {});
+  ASSERT_TRUE(o.contains("DeadLetterConfig"));
+  EXPECT_EQ(str(o.at("DeadLetterConfig").as_object(), "TargetArn"), c.dead_letter_target);
+}
+
 TEST(ParseObject, AcceptsObjectsAndEmptyBodies) {
   EXPECT_TRUE(parseObject("{}").ok());
   EXPECT_TRUE(parseObject("").ok());
@@ -146,6 +155,31 @@ TEST(ApplyConfiguration, EnvironmentVariablesReplaceTheOldSet) {
   // An Environment without Variables clears them.
   ASSERT_TRUE(applyConfiguration(parsed(R"({"Environment":{}})"), c).ok());
   EXPECT_TRUE(c.environment.empty());
+}
+
+TEST(ApplyConfiguration, DeadLetterConfigSetsAndEmptyTargetRemoves) {
+  model::FunctionConfig c = sampleConfig();
+  const std::string arn = "arn:aws:sqs:us-east-1:000000000000:dlq";
+  ASSERT_TRUE(
+      applyConfiguration(parsed(R"({"DeadLetterConfig":{"TargetArn":")" + arn + R"("}})"), c).ok());
+  EXPECT_EQ(c.dead_letter_target, arn);
+  // Absent and null leave it; "" and a config without TargetArn remove it.
+  ASSERT_TRUE(applyConfiguration(parsed(R"({"Timeout":5})"), c).ok());
+  ASSERT_TRUE(applyConfiguration(parsed(R"({"DeadLetterConfig":null})"), c).ok());
+  EXPECT_EQ(c.dead_letter_target, arn);
+  ASSERT_TRUE(applyConfiguration(parsed(R"({"DeadLetterConfig":{"TargetArn":""}})"), c).ok());
+  EXPECT_EQ(c.dead_letter_target, "");
+  c.dead_letter_target = arn;
+  ASSERT_TRUE(applyConfiguration(parsed(R"({"DeadLetterConfig":{}})"), c).ok());
+  EXPECT_EQ(c.dead_letter_target, "");
+
+  for (const char* body :
+       {R"({"DeadLetterConfig":"arn"})", R"({"DeadLetterConfig":{"TargetArn":7}})"}) {
+    SCOPED_TRACE(body);
+    auto r = applyConfiguration(parsed(body), c);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidParameter);
+  }
 }
 
 TEST(ApplyConfiguration, OnlyZipPackagesAreSupported) {

@@ -7,6 +7,7 @@
 #include "base/encoding.h"
 #include "base/log.h"
 #include "base/time.h"
+#include "control/dead_letter_target.h"
 #include "control/function_json.h"
 #include "gateway/error_mapping.h"
 
@@ -55,6 +56,16 @@ struct Api {
     return c;
   }
 
+  // A DeadLetterConfig must name an existing nimbus queue. Checked only when the
+  // request sets one: a queue deleted later does not block other updates.
+  Result<void> checkDeadLetter(const json::object& body, const model::FunctionConfig& c) const {
+    if (!body.contains("DeadLetterConfig") || c.dead_letter_target.empty()) return {};
+    if (d.dead_letter_queues == nullptr) {
+      return makeError(ErrorCode::kInvalidParameter, "DeadLetterConfig is not available");
+    }
+    return checkDeadLetterTarget(c.dead_letter_target, *d.dead_letter_queues);
+  }
+
   Result<store::CodeInfo> ingestZip(const json::object& code_or_body, const char* key) const {
     auto zip_b64 = optString(code_or_body, key);
     if (!zip_b64) return zip_b64.error();
@@ -86,6 +97,7 @@ struct Api {
     c.name = parsed->name;
     if (auto a = applyConfiguration(*body, c); !a) return fail(req, a.error(), rid);
     if (auto v = model::validate(c); !v) return fail(req, v.error(), rid);
+    if (auto dl = checkDeadLetter(*body, c); !dl) return fail(req, dl.error(), rid);
     auto code_it = body->find("Code");
     if (code_it == body->end() || !code_it->value().is_object()) {
       return fail(req, makeError(ErrorCode::kInvalidParameter, "Code is required"), rid);
@@ -214,6 +226,7 @@ struct Api {
     if (auto rv = checkRevision(*body, *c); !rv) return fail(req, rv.error(), rid);
     if (auto a = applyConfiguration(*body, *c); !a) return fail(req, a.error(), rid);
     if (auto v = model::validate(*c); !v) return fail(req, v.error(), rid);
+    if (auto dl = checkDeadLetter(*body, *c); !dl) return fail(req, dl.error(), rid);
     return saveUpdate(req, std::move(*c), rid, "function configuration updated");
   }
 

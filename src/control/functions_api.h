@@ -11,6 +11,7 @@
 #include "pool/function_logs.h"
 #include "pool/pool.h"
 #include "store/code_store.h"
+#include "store/queue_store.h"
 #include "store/store.h"
 
 namespace nimbus::control {
@@ -23,6 +24,8 @@ struct FunctionsApiDeps {
   model::ArnContext arn;
   // After DeleteFunction: observability drops the function's metric series.
   std::function<void(const std::string& name)> on_deleted = {};
+  // The queues a DeadLetterConfig may name (they must exist). Null: none may be set.
+  store::QueueStore* dead_letter_queues = nullptr;
 };
 
 void addFunctionRoutes(http::Router& router, FunctionsApiDeps deps);

@@ -47,6 +47,9 @@ struct FunctionConfig {
   std::string revision_id;  // changes on every update; instances of an older one retire
   NetworkMode network_mode = NetworkMode::kIsolated;
   int keep_alive_s = 0;  // idle instances end after this; 0: the host-wide default
+  // Lambda's DeadLetterConfig.TargetArn: the nimbus queue that gets the original event
+  // of an async invocation given up on. Empty: none.
+  std::string dead_letter_target;
 };
 
 bool isSupportedRuntime(const std::string& runtime);

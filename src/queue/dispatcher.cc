@@ -9,6 +9,7 @@
 
 #include "base/encoding.h"
 #include "base/log.h"
+#include "queue/dead_letter.h"
 #include "queue/destination_record.h"
 #include "queue/queue_arn.h"
 
@@ -115,7 +116,10 @@ asio::awaitable<void> Dispatcher::deliver(store::AsyncEvent event) {
   if (policy_.expired(event, config, clock_.nowMillis())) {
     const std::string condition = "EventAgeExceeded";
     const std::string error = "maximum event age exceeded";
-    co_await giveUp(event, config, condition, no_result, error);
+    // It ran and failed before (200, as Lambda reports function errors), or it never
+    // got to run (429: it waited behind throttling or a backlog).
+    const int code = event.attempts > 0 ? 200 : 429;
+    co_await giveUp(event, config, condition, no_result, error, code);
     --in_flight_;
     co_return;
   }
@@ -127,7 +131,7 @@ asio::awaitable<void> Dispatcher::deliver(store::AsyncEvent event) {
       co_await requeue(event, d.next_attempt_ms, reason);
     } else {
       const std::string error = "throttled until the maximum event age";
-      co_await giveUp(event, config, d.condition, no_result, error);
+      co_await giveUp(event, config, d.condition, no_result, error, 429);
     }
     --in_flight_;
     co_return;
@@ -160,12 +164,14 @@ asio::awaitable<void> Dispatcher::deliver(store::AsyncEvent event) {
       if (d.retry) {
         co_await requeue(event, d.next_attempt_ms, e.message);
       } else {
-        co_await giveUp(event, config, d.condition, no_result, e.message);
+        const int code = e.code == ErrorCode::kTooManyRequests ? 429 : 503;
+        co_await giveUp(event, config, d.condition, no_result, e.message, code);
       }
     } else {
       // The function is gone or cannot start: retrying will not help.
       const std::string condition = "RetriesExhausted";
-      co_await giveUp(event, config, condition, no_result, e.message);
+      const int code = e.code == ErrorCode::kNotFound ? 404 : 500;
+      co_await giveUp(event, config, condition, no_result, e.message, code);
     }
     --in_flight_;
     co_return;
@@ -205,7 +211,7 @@ asio::awaitable<void> Dispatcher::deliver(store::AsyncEvent event) {
     co_await requeue(event, d.next_attempt_ms, error);
   } else {
     const std::optional<model::InvokeResult> last(std::move(*result));
-    co_await giveUp(event, config, d.condition, last, error);
+    co_await giveUp(event, config, d.condition, last, error, 200);
   }
   --in_flight_;
 }
@@ -229,20 +235,59 @@ asio::awaitable<void> Dispatcher::giveUp(const store::AsyncEvent& event,
                                          const store::EventInvokeConfig& config,
                                          const std::string& condition,
                                          const std::optional<model::InvokeResult>& result,
-                                         const std::string& error) {
+                                         const std::string& error, int error_code) {
   log::warn(kComponent, "async event dead",
             {{"request_id", event.request_id},
              {"function", event.function_name},
              {"condition", condition},
              {"attempts", std::to_string(event.attempts)},
              {"error", error}});
-  // The destination record is committed before the event is marked dead: a crash in
-  // between delivers the record twice rather than never.
+  // The destination record and the dead-letter message are committed before the event
+  // is marked dead: a crash in between delivers them twice rather than never.
   if (!config.on_failure.empty()) {
     co_await notifyDestination(config.on_failure, event, condition, result);
   }
+  co_await sendToDeadLetterQueue(event, condition, result, error, error_code);
   const std::string dead = "dead";
   co_await finish(event, dead, error);
+}
+
+asio::awaitable<void> Dispatcher::sendToDeadLetterQueue(
+    const store::AsyncEvent& event, const std::string& condition,
+    const std::optional<model::InvokeResult>& result, const std::string& error, int error_code) {
+  const std::string version =
+      event.qualifier.empty() ? std::string(model::kLatest) : event.qualifier;
+  // The target is read when the event is given up, as Lambda does: a DeadLetterConfig
+  // set after the event was accepted still applies to it.
+  auto send = [&]() -> Result<std::string> {
+    Result<model::FunctionConfig> fn = store_.getFunction(event.function_name, version);
+    if (!fn) {
+      // A deleted function has no DeadLetterConfig any more.
+      if (fn.error().code == ErrorCode::kNotFound) return std::string();
+      return fn.error();
+    }
+    const std::string& target = fn->dead_letter_target;
+    if (target.empty()) return std::string();
+    std::optional<std::string> queue = queueNameOfArn(target);
+    if (!queue) return makeError(ErrorCode::kInternal, "not a queue ARN: " + target);
+    const DeadLetterCause cause{condition, error_code, deadLetterErrorMessage(result, error)};
+    const std::string arn = model::functionArn(invoker_.arnContext(), event.function_name, version);
+    Result<void> sent =
+        queues_.sendMessage(deadLetterMessage(*queue, event, arn, cause, clock_.nowMillis()));
+    if (!sent) return makeError(sent.error().code, target + ": " + sent.error().message);
+    return target;
+  };
+  Result<std::string> sent = co_await worker_.run(std::move(send));
+  if (!sent) {
+    // Lambda counts these as DeadLetterErrors; nimbus logs them (the event stays dead).
+    log::error(kComponent, "cannot send the event to its dead-letter queue",
+               {{"request_id", event.request_id},
+                {"function", event.function_name},
+                {"error", sent.error().message}});
+  } else if (!sent->empty()) {
+    log::info(kComponent, "event sent to its dead-letter queue",
+              {{"request_id", event.request_id}, {"dead_letter_queue", *sent}});
+  }
 }
 
 asio::awaitable<void> Dispatcher::notifyDestination(

@@ -64,12 +64,19 @@ class Dispatcher {
   // asking the pool, so N queued events cost one throttled invoke, not N.
   bool throttleGateClosed(const std::string& function, int64_t now_ms);
   void closeThrottleGate(const std::string& function, int64_t until_ms);
-  // Ends an event as dead and tells its OnFailure destination.
+  // Ends an event as dead and tells its OnFailure destination and its function's
+  // dead-letter queue (both, as Lambda does). `error_code` is the HTTP status the DLQ
+  // message reports (200: the function ran and failed).
   boost::asio::awaitable<void> giveUp(const store::AsyncEvent& event,
                                       const store::EventInvokeConfig& config,
                                       const std::string& condition,
                                       const std::optional<model::InvokeResult>& result,
-                                      const std::string& error);
+                                      const std::string& error, int error_code);
+  // Sends the original event to the DeadLetterConfig queue of the event's function
+  // version, when it has one.
+  boost::asio::awaitable<void> sendToDeadLetterQueue(
+      const store::AsyncEvent& event, const std::string& condition,
+      const std::optional<model::InvokeResult>& result, const std::string& error, int error_code);
   boost::asio::awaitable<void> notifyDestination(const std::string& destination,
                                                  const store::AsyncEvent& event,
                                                  const std::string& condition,

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "base/log.h"
-#include "queue/destination_record.h"
+#include "queue/dead_letter.h"
 
 namespace nimbus::queue {
 
@@ -23,7 +23,7 @@ constexpr int kPage = 500;
 Result<ReplayOutcome> Replayer::replayNow(const std::string& queue, const std::string& message_id) {
   Result<store::QueueMessage> message = queues_.getMessage(queue, message_id);
   if (!message) return message.error();
-  Result<ReplayTarget> target = replayTargetOf(message->body);
+  Result<ReplayTarget> target = replayTargetOfMessage(*message);
   if (!target) return target.error();
   Result<model::FunctionRef> ref = model::parseFunctionRef(target->function_arn);
   if (!ref) return ref.error();

@@ -1,6 +1,7 @@
-// Replay of dead-letter (or any destination) queue messages: each destination record
-// goes back to its function as an async event under its original request id, with a
-// replay count one higher, and leaves the queue in the same transaction. Whole-queue
+// Replay of dead-letter (or any destination) queue messages: each destination record,
+// or DeadLetterConfig message (queue/dead_letter.h), goes back to its function as an
+// async event under its original request id, with a replay count one higher, and
+// leaves the queue in the same transaction. Whole-queue
 // replays run in the background at a rate limit, one per queue at a time.
 // Thread-safe; store calls run on the BlockingWorker.
 #pragma once

@@ -247,6 +247,7 @@ int runServe(const ServeOptions& o) {
       *store, code, pool,
       logs,   arn,  [&observer](const std::string& name) {
                                        observer.functionDeleted(name); }};
+  api_deps.dead_letter_queues = &queues;
   control::addObservabilityRoutes(
       *router, control::ObservabilityApiDeps{*store, query_worker, observer.recordsEnabled()});
   control::addStatsRoutes(*router,

@@ -198,6 +198,12 @@ ALTER TABLE async_events ADD COLUMN tracestate TEXT NOT NULL DEFAULT '';
 ALTER TABLE async_events ADD COLUMN correlation_id TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Lambda's DeadLetterConfig per function version: the TargetArn of a nimbus queue
+// (either ARN form), '' when none.
+constexpr std::string_view kDeadLetterTargetV9 = R"sql(
+ALTER TABLE function_versions ADD COLUMN dead_letter_target TEXT NOT NULL DEFAULT '';
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "create functions and function_versions", kFunctionsV1},
     Migration{2, "reserved concurrency per function", kReservedConcurrencyV2},
@@ -207,6 +213,7 @@ constexpr std::array kMigrations = {
     Migration{6, "provisioned concurrency configs", kProvisionedConcurrencyV6},
     Migration{7, "invocation records and function log lines", kObservabilityV7},
     Migration{8, "tracestate and correlation id of async events", kAsyncTraceContextV8},
+    Migration{9, "dead-letter target per function version", kDeadLetterTargetV9},
 };
 
 constexpr std::string_view kCreateMigrationsTable = R"sql(

@@ -24,31 +24,32 @@ constexpr int kBusyTimeoutMs = 5000;
 constexpr int kMaxListItems = 10000;
 
 // Every statement below names the function_versions columns in one order, the order
-// readConfig() reads and bindConfig() binds (?1..?17).
+// readConfig() reads and bindConfig() binds (?1..?18).
 constexpr std::string_view kSelectVersion =
     "SELECT function_name, version, runtime, handler, role, description, memory_mb, timeout_s,"
     " ephemeral_storage_mb, environment_json, code_sha256_b64, code_digest_hex, code_size,"
-    " last_modified_ms, revision_id, network_mode, keep_alive_s"
+    " last_modified_ms, revision_id, network_mode, keep_alive_s, dead_letter_target"
     " FROM function_versions WHERE function_name = ?1 AND version = ?2";
 // functions is the authority on which names exist; their $LATEST rows give the config.
 constexpr std::string_view kSelectPage =
     "SELECT function_name, version, runtime, handler, role, description, memory_mb, timeout_s,"
     " ephemeral_storage_mb, environment_json, code_sha256_b64, code_digest_hex, code_size,"
-    " last_modified_ms, revision_id, network_mode, keep_alive_s"
+    " last_modified_ms, revision_id, network_mode, keep_alive_s, dead_letter_target"
     " FROM functions JOIN function_versions"
     " ON function_versions.function_name = functions.name AND function_versions.version = ?2"
     " WHERE functions.name > ?1 ORDER BY functions.name LIMIT ?3";
 constexpr std::string_view kInsertVersion =
     "INSERT INTO function_versions (function_name, version, runtime, handler, role, description,"
     " memory_mb, timeout_s, ephemeral_storage_mb, environment_json, code_sha256_b64,"
-    " code_digest_hex, code_size, last_modified_ms, revision_id, network_mode, keep_alive_s)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+    " code_digest_hex, code_size, last_modified_ms, revision_id, network_mode, keep_alive_s,"
+    " dead_letter_target)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
 constexpr std::string_view kUpdateVersion =
     "UPDATE function_versions SET runtime = ?3, handler = ?4, role = ?5, description = ?6,"
     " memory_mb = ?7, timeout_s = ?8, ephemeral_storage_mb = ?9, environment_json = ?10,"
     " code_sha256_b64 = ?11, code_digest_hex = ?12, code_size = ?13, last_modified_ms = ?14,"
-    " revision_id = ?15, network_mode = ?16, keep_alive_s = ?17 WHERE function_name = ?1 AND "
-    "version = ?2";
+    " revision_id = ?15, network_mode = ?16, keep_alive_s = ?17, dead_letter_target = ?18"
+    " WHERE function_name = ?1 AND version = ?2";
 
 Error functionNotFound(const std::string& name) {
   return makeError(ErrorCode::kNotFound, "Function not found: " + name);
@@ -103,7 +104,8 @@ void bindConfig(Statement& stmt, const model::FunctionConfig& c, const std::stri
       .bind(14, c.last_modified_ms)
       .bind(15, c.revision_id)
       .bind(16, std::string(model::networkModeName(c.network_mode)))
-      .bind(17, c.keep_alive_s);
+      .bind(17, c.keep_alive_s)
+      .bind(18, c.dead_letter_target);
 }
 
 Result<model::FunctionConfig> readConfig(const Statement& row) {
@@ -132,6 +134,7 @@ Result<model::FunctionConfig> readConfig(const Statement& row) {
   }
   c.network_mode = *mode;
   c.keep_alive_s = row.columnInt(16);
+  c.dead_letter_target = row.columnText(17);
   return c;
 }
 

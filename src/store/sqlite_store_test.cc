@@ -87,6 +87,7 @@ TEST(SqliteStoreTest, CreateAndGetRoundTripEveryField) {
   c.code_size = int64_t{5} << 32;  // beyond 32 bits
   c.network_mode = model::NetworkMode::kEgress;
   c.keep_alive_s = 86400;
+  c.dead_letter_target = "arn:nimbus:queue:us-east-1:000000000000:orders-dlq";
   c.environment = {{"EMPTY", ""},
                    {"UNICODE", "naïve café — 日本語 — 🙂"},
                    {"QUOTES", "a \"quoted\" \\ back\\slash\nnew line\ttab"},
@@ -112,6 +113,7 @@ TEST(SqliteStoreTest, CreateAndGetRoundTripEveryField) {
   EXPECT_EQ(got->revision_id, c.revision_id);
   EXPECT_EQ(got->network_mode, model::NetworkMode::kEgress);
   EXPECT_EQ(got->keep_alive_s, 86400);
+  EXPECT_EQ(got->dead_letter_target, c.dead_letter_target);
 }
 
 TEST(SqliteStoreTest, SettingsDefaultToIsolatedAndHostKeepAlive) {
@@ -121,6 +123,7 @@ TEST(SqliteStoreTest, SettingsDefaultToIsolatedAndHostKeepAlive) {
   ASSERT_TRUE(got.ok()) << got.error().message;
   EXPECT_EQ(got->network_mode, model::NetworkMode::kIsolated);
   EXPECT_EQ(got->keep_alive_s, 0);
+  EXPECT_EQ(got->dead_letter_target, "");
 }
 
 TEST(SqliteStoreTest, EmptyEnvironmentRoundTrips) {
@@ -187,6 +190,7 @@ TEST(SqliteStoreTest, UpdateReplacesTheRow) {
   c.last_modified_ms += 1000;
   c.network_mode = model::NetworkMode::kEgress;
   c.keep_alive_s = 60;
+  c.dead_letter_target = "arn:aws:sqs:us-east-1:000000000000:dlq";
   ASSERT_TRUE(store->updateFunction(c).ok());
 
   Result<model::FunctionConfig> got = store->getFunction("upd", model::kLatest);
@@ -201,11 +205,43 @@ TEST(SqliteStoreTest, UpdateReplacesTheRow) {
   EXPECT_EQ(got->last_modified_ms, c.last_modified_ms);
   EXPECT_EQ(got->network_mode, model::NetworkMode::kEgress);
   EXPECT_EQ(got->keep_alive_s, 60);
+  EXPECT_EQ(got->dead_letter_target, "arn:aws:sqs:us-east-1:000000000000:dlq");
 
-  // Dropping every variable must clear them, not keep the old ones.
+  // Dropping every variable must clear them, not keep the old ones; the same for the
+  // dead-letter target (UpdateFunctionConfiguration with TargetArn "").
   c.environment.clear();
+  c.dead_letter_target.clear();
   ASSERT_TRUE(store->updateFunction(c).ok());
   EXPECT_TRUE(store->getFunction("upd", model::kLatest)->environment.empty());
+  EXPECT_EQ(store->getFunction("upd", model::kLatest)->dead_letter_target, "");
+}
+
+// A file written before the dead-letter step (schema 7) gets the column with '' for
+// its existing versions, which then read back as "no DeadLetterConfig".
+TEST(SqliteStoreTest, DeadLetterStepKeepsOlderRowsWithoutATarget) {
+  TempDir dir;
+  const fs::path file = dir.path() / "nimbus.db";
+  {
+    sqlite::Database raw = openRaw(file);
+    auto steps = sqlite::schemaMigrations().first(7);
+    Result<int> r = sqlite::migrate(raw, steps);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    ASSERT_TRUE(raw.exec("INSERT INTO functions (name, created_at_ms) VALUES ('old', 1);"
+                         "INSERT INTO function_versions (function_name, version, runtime,"
+                         " memory_mb, timeout_s, ephemeral_storage_mb, last_modified_ms)"
+                         " VALUES ('old', '$LATEST', 'python3.11', 128, 3, 512, 1)",
+                         "seed")
+                    .ok());
+  }
+  auto store = openOrDie(file);
+  ASSERT_NE(store, nullptr);
+  Result<model::FunctionConfig> got = store->getFunction("old", model::kLatest);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(got->dead_letter_target, "");
+  model::FunctionConfig c = *got;
+  c.dead_letter_target = "arn:nimbus:queue:us-east-1:000000000000:q";
+  ASSERT_TRUE(store->updateFunction(c).ok());
+  EXPECT_EQ(store->getFunction("old", model::kLatest)->dead_letter_target, c.dead_letter_target);
 }
 
 TEST(SqliteStoreTest, UpdateOfMissingFunctionOrVersionIsNotFound) {
