@@ -47,6 +47,9 @@ std::string formatAsyncEvents(const std::string& function, const json::object& e
   };
   if (auto text = destinationText(events, "OnSuccess")) rows.push_back({"on success", *text});
   if (auto text = destinationText(events, "OnFailure")) rows.push_back({"on failure", *text});
+  if (auto text = destinationText(events, "DeadLetterQueue")) {
+    rows.push_back({"dead-letter queue", *text});
+  }
   return alignColumns(rows);
 }
 

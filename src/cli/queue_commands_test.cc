@@ -199,6 +199,12 @@ TEST(FormatAsyncEvents, CountsAndDestinations) {
       json::parse(R"({"queued":0,"OnFailure":{"Destination":"arn:q","Missing":true}})").as_object();
   EXPECT_NE(formatAsyncEvents("f", missing).find("on failure     arn:q (queue missing)\n"),
             std::string::npos);
+  json::object dead_letter =
+      json::parse(R"({"queued":0,"DeadLetterQueue":{"Destination":"arn:dlq","Depth":4}})")
+          .as_object();
+  EXPECT_NE(formatAsyncEvents("f", dead_letter).find("dead-letter queue  arn:dlq (depth 4)\n"),
+            std::string::npos)
+      << formatAsyncEvents("f", dead_letter);
 }
 
 }  // namespace

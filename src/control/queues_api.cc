@@ -305,13 +305,16 @@ asio::awaitable<Response> asyncEvents(const QueuesApiDeps& d, Request& req, cons
     std::pair<int64_t, int> age_retries;
     std::vector<store::EventInvokeConfig> configs;
     std::map<std::string, int> depths;  // queue destination ARN -> depth (-1: missing)
+    std::string dead_letter_target;     // the function's DeadLetterConfig, "" when none
   };
   auto read = [&]() -> Result<Figures> {
-    if (auto fn = d.store.getFunction(ref->name, model::kLatest); !fn) {
+    auto fn = d.store.getFunction(ref->name, model::kLatest);
+    if (!fn) {
       if (fn.error().code == ErrorCode::kNotFound) return model::functionNotFound(d.arn, ref->name);
       return fn.error();
     }
     Figures f;
+    f.dead_letter_target = fn->dead_letter_target;
     auto counts = d.store.countEvents(ref->name);
     if (!counts) return counts.error();
     f.counts = std::move(*counts);
@@ -321,14 +324,17 @@ asio::awaitable<Response> asyncEvents(const QueuesApiDeps& d, Request& req, cons
     auto configs = d.store.listEventInvokeConfigs(ref->name);
     if (!configs) return configs.error();
     f.configs = std::move(*configs);
+    auto addDepth = [&](const std::string& dest) {
+      auto queue = queue::queueNameOfArn(dest);
+      if (!queue) return;
+      auto info = d.queues.getQueue(*queue, now);
+      f.depths[dest] = info ? info->depth : -1;
+    };
     for (const auto& c : f.configs) {
-      for (const std::string& dest : {c.on_success, c.on_failure}) {
-        auto queue = queue::queueNameOfArn(dest);
-        if (!queue) continue;
-        auto info = d.queues.getQueue(*queue, now);
-        f.depths[dest] = info ? info->depth : -1;
-      }
+      addDepth(c.on_success);
+      addDepth(c.on_failure);
     }
+    addDepth(f.dead_letter_target);
     return f;
   };
   auto figures = co_await d.worker.run(std::move(read));
@@ -353,6 +359,9 @@ asio::awaitable<Response> asyncEvents(const QueuesApiDeps& d, Request& req, cons
     if (c.qualifier != qualifier) continue;
     if (!c.on_success.empty()) out["OnSuccess"] = destination(c.on_success);
     if (!c.on_failure.empty()) out["OnFailure"] = destination(c.on_failure);
+  }
+  if (!figures->dead_letter_target.empty()) {
+    out["DeadLetterQueue"] = destination(figures->dead_letter_target);
   }
   co_return jsonReply(req, Status::ok, out, rid);
 }

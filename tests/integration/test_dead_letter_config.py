@@ -138,6 +138,11 @@ def test_failed_event_lands_as_sent_in_the_dlq_and_replays(server, api, lam):
         assert record["requestContext"]["requestId"] == rid
         assert record["requestPayload"] == json.loads(payload)
         assert depth(api, ok["Name"]) == 0
+        # The function's async view names its dead-letter queue with the depth.
+        events = api.get(f"/v1/functions/{name}/async-events").json()
+        assert events["DeadLetterQueue"] == {"Destination": dlq["Arn"], "Depth": 1}, events
+        shown = cli_ok(run_cli(server, "async", name)).stdout
+        assert f"dead-letter queue  {dlq['Arn']} (depth 1)" in shown, shown
         # `nimbus dlq ls` lists it under its request id.
         table = cli_ok(run_cli(server, "dlq", "ls", dlq["Name"])).stdout.splitlines()
         assert table[1].split()[1:3] == [name, "RetriesExhausted"], table
