@@ -10,7 +10,9 @@ the median of `runs` repeated runs. Only the Python standard library is used.
 import argparse
 import base64
 import datetime
+import gzip
 import http.client
+import http.server
 import io
 import json
 import math
@@ -169,6 +171,87 @@ class Api:
                                    {"Environment": {"Variables": env}})
         if st != 200:
             raise RuntimeError(f"UpdateFunctionConfiguration {name}: {st} {body[:300]!r}")
+
+
+class OtlpSink:
+    """A minimal OTLP/HTTP trace collector on loopback for the observability phase:
+    answers 200 `{}` to POST /v1/traces (HTTP/1.1 keep-alive, as nimbus's exporter
+    keeps its connection) and counts the spans of each body
+    (resourceSpans[].scopeSpans[].spans[]). Runs in this (driver) process, on its
+    threads, pinned to the client CPU like wrk and the driver."""
+
+    def __init__(self, cpu=None):
+        sink = self
+        self.cpu = cpu
+        self.lock = threading.Lock()
+        self.spans = self.requests = self.bad = self.bytes = 0
+        self.busy_s = self.max_s = 0.0  # time spent reading, parsing and answering
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                t0 = time.perf_counter()
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                if self.path.split("?")[0] != "/v1/traces":
+                    self.answer(404, b'{"error":"not found"}')
+                    return
+                spans = 0
+                try:
+                    if self.headers.get("Content-Encoding", "").lower() == "gzip":
+                        body = gzip.decompress(body)
+                    doc = json.loads(body)
+                    for rs in doc.get("resourceSpans") or ():
+                        for ss in rs.get("scopeSpans") or ():
+                            spans += len(ss.get("spans") or ())
+                    ok = True
+                except (ValueError, AttributeError, TypeError, OSError, EOFError):
+                    ok = False
+                with sink.lock:
+                    sink.requests += 1
+                    sink.bytes += n
+                    if ok:
+                        sink.spans += spans
+                    else:
+                        sink.bad += 1
+                self.answer(200 if ok else 400, b"{}" if ok else b'{"error":"bad body"}')
+                took = time.perf_counter() - t0
+                with sink.lock:
+                    sink.busy_s += took
+                    sink.max_s = max(sink.max_s, took)
+
+            def answer(self, status, data):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):  # quiet
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self._serve, name="otlp-sink", daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        if self.cpu is not None:  # the connection threads inherit this thread's CPU
+            os.sched_setaffinity(0, {self.cpu})
+        self.server.serve_forever(poll_interval=0.2)
+
+    def counts(self):
+        with self.lock:
+            return {"spans": self.spans, "requests": self.requests, "bad": self.bad,
+                    "bytes": self.bytes, "busy_ms": round(self.busy_s * 1000, 1),
+                    "max_ms": round(self.max_s * 1000, 2)}
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
 
 
 def zip_dir(files):
@@ -667,8 +750,9 @@ class Bench:
                 log(f"{target}: {live} instances after the throughput runs")
                 self.retire(self.echo_fn[target])
 
-    def start_side_nimbus(self, extra_args):
-        """A second `nimbus serve` (own data folder and port, same CPU) for A/B figures."""
+    def start_side_nimbus(self, extra_args, log_path=None):
+        """A second `nimbus serve` (own data folder and port, same CPU) for A/B figures.
+        log_path: where its (warn-level) log goes (default: nowhere)."""
         port = free_port()
         data = os.path.join(self.tmp, "data-" + uuid.uuid4().hex[:8])
         env = dict(os.environ, NIMBUS_ROOT_ACCESS_KEY_ID=self.key,
@@ -681,26 +765,48 @@ class Bench:
             cmd += ["--runtimes", self.cfg.runtimes_dir]
         if self.cfg.sandbox:
             cmd += ["--sandbox", self.cfg.sandbox]
-        proc = subprocess.Popen(cmd + list(extra_args), env=env,
-                                preexec_fn=pin(self.cfg.server_cpu),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out = open(log_path, "w") if log_path else subprocess.DEVNULL
+        try:
+            proc = subprocess.Popen(cmd + list(extra_args), env=env,
+                                    preexec_fn=pin(self.cfg.server_cpu),
+                                    stdout=out, stderr=subprocess.STDOUT)
+        finally:
+            if log_path:
+                out.close()  # the child holds its own descriptor
         wait_http(port, "/healthz", 20, method="GET")
         return proc, port, Api(port, self.auth)
 
     def phase_observability(self):
         """Warm invoke throughput of the provided echo function with observability in
         full (metrics, invocation records, persisted logs) against --records off
-        (metrics only): two servers started alike for this phase, alternating runs."""
+        (metrics only), and with trace export on top of records (--otlp-endpoint, to a
+        sink this driver runs): servers started alike for this phase, alternating runs."""
         c, res = self.cfg, self.res
         help_text = subprocess.run([c.nimbus_bin, "serve", "--help"], capture_output=True,
                                    text=True, timeout=10).stdout
         if "--records" not in help_text:
             res.finding("observability phase skipped: this nimbus has no --records flag")
             return
-        servers = {}
+        sides = ["on", "off"]
+        if "--otlp-endpoint" in help_text:
+            sides.append("traces")
+        else:
+            res.finding("observability: trace export not measured: this nimbus has no "
+                        "--otlp-endpoint flag")
+        servers, sink = {}, None
+        traces_log = os.path.join(self.tmp, "nimbus-observability-traces.log")
         try:
-            for side in ("on", "off"):
-                servers[side] = self.start_side_nimbus(["--records", side])
+            for side in sides:
+                if side == "traces":
+                    # The collector: a Python sink in this process, on the client CPU.
+                    sink = OtlpSink(c.client_cpu)
+                    args = ["--records", "on", "--otlp-endpoint",
+                            f"http://127.0.0.1:{sink.port}"]
+                    if "--otlp-timeout-ms" in help_text:
+                        args += ["--otlp-timeout-ms", "2000"]
+                    servers[side] = self.start_side_nimbus(args, log_path=traces_log)
+                else:
+                    servers[side] = self.start_side_nimbus(["--records", side])
             fn = "bench-obs-echo"
             urls = {}
             for side, (_, port, api) in servers.items():
@@ -713,15 +819,22 @@ class Bench:
                 if st != 201:
                     raise RuntimeError(f"CreateFunction (records {side}): {st} {data[:200]!r}")
                 urls[side] = f"http://127.0.0.1:{port}/2015-03-31/functions/{fn}/invocations"
-            log(f"observability: records on vs off, {c.runs} x {c.wrk_s} s alternating runs "
-                f"at c=1 and c=16")
+            log(f"observability: records on vs off"
+                f"{' vs records on + OTLP trace export' if 'traces' in sides else ''}, "
+                f"{c.runs} x {c.wrk_s} s alternating runs at c=1 and c=16")
+            traces_requests = 0  # invocations wrk completed against the traces server
             for conc in (1, 16):
-                for side in ("on", "off"):  # warm both: instances started, caches hot
+                for side in sides:  # warm every server: instances started, caches hot
                     for _ in range(2):
-                        run_wrk(c, urls[side], conc, c.warmup_s, self.auth)
-                samples = {"on": [], "off": []}
+                        w = run_wrk(c, urls[side], conc, c.warmup_s, self.auth)
+                        if side == "traces":
+                            traces_requests += w["requests"]
+                samples = {side: [] for side in sides}
                 for i in range(c.runs):
-                    order = ("on", "off") if i % 2 == 0 else ("off", "on")
+                    # Rotate the order (on/off, off/on with two sides; a Latin square
+                    # with three), so that drift in the box's load falls on every side.
+                    k = i % len(sides)
+                    order = sides[k:] + sides[:k]
                     for side in order:
                         pid = servers[side][0].pid
                         before = tree_cpu(pid)
@@ -729,23 +842,31 @@ class Bench:
                         used = cpu_delta(before, tree_cpu(pid))
                         r["server_cpu_us_per_req"] = (used * 1e6 / r["requests"]
                                                       if r["requests"] else None)
-                        self.wrk_errors(f"observability records={side} c={conc}", r)
-                        res.raw_record(phase="observability", records=side, concurrency=conc,
-                                       wrk=r)
+                        if side == "traces":
+                            traces_requests += r["requests"]
+                            self.wrk_errors(f"observability records=on + traces c={conc}", r)
+                            res.raw_record(phase="observability", records="on", traces="on",
+                                           concurrency=conc, wrk=r)
+                        else:
+                            self.wrk_errors(f"observability records={side} c={conc}", r)
+                            res.raw_record(phase="observability", records=side,
+                                           concurrency=conc, wrk=r)
                         samples[side].append(r)
                 figs = {}
-                for side in ("on", "off"):
-                    figs[side] = res.add("observability", "provided",
-                                         f"rps_c{conc}_records_{side}",
+                for side in sides:
+                    suffix = "traces_on" if side == "traces" else f"records_{side}"
+                    figs[side] = res.add("observability", "provided", f"rps_c{conc}_{suffix}",
                                          [r["rps"] for r in samples[side]], "req/s",
                                          concurrency=conc, duration_s=c.wrk_s)["value"]
-                    res.add("observability", "provided", f"latency_p50_c{conc}_records_{side}",
+                    res.add("observability", "provided", f"latency_p50_c{conc}_{suffix}",
                             [r["latency_us"]["p50"] / 1000 for r in samples[side]], "ms",
                             concurrency=conc)
-                    res.add("observability", "provided", f"cpu_per_req_c{conc}_records_{side}",
+                    note = "server-side CPU (the server and its instances) per request"
+                    if side == "traces":
+                        note += "; records on and OTLP trace export (the sink's CPU not counted)"
+                    res.add("observability", "provided", f"cpu_per_req_c{conc}_{suffix}",
                             [r["server_cpu_us_per_req"] for r in samples[side]], "us",
-                            concurrency=conc,
-                            note="server-side CPU (the server and its instances) per request")
+                            concurrency=conc, note=note)
                 # Paired runs: the cost of each on run against the off run beside it.
                 paired = [(1 - a["rps"] / b["rps"]) * 100
                           for a, b in zip(samples["on"], samples["off"]) if b["rps"]]
@@ -754,6 +875,21 @@ class Bench:
                 res.finding(f"observability cost at c={conc}: {figs['on']:.0f} req/s with "
                             f"records and logs kept vs {figs['off']:.0f} req/s with "
                             f"--records off (median paired cost {cost:+.1f} %)")
+                if "traces" in sides:
+                    # The cost of trace export on top of records: traces run vs the
+                    # records-on run of the same round.
+                    paired = [(1 - t["rps"] / o["rps"]) * 100
+                              for t, o in zip(samples["traces"], samples["on"]) if o["rps"]]
+                    tcost = res.add("observability", "provided", f"trace_overhead_pct_c{conc}",
+                                    paired, "%", concurrency=conc,
+                                    note="median of paired runs: 1 - rps_traces_on / "
+                                         "rps_records_on")["value"]
+                    res.finding(f"trace export cost at c={conc}: {figs['traces']:.0f} req/s "
+                                f"with records and OTLP trace export vs {figs['on']:.0f} req/s "
+                                f"with records only (median paired cost {tcost:+.1f} %)")
+            if "traces" in sides:
+                self.check_trace_export(servers.pop("traces"), sink, traces_requests,
+                                        traces_log)
         finally:
             for proc, _, _ in servers.values():
                 proc.terminate()
@@ -762,6 +898,94 @@ class Bench:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+            if sink is not None:
+                sink.close()
+            if os.path.exists(traces_log):
+                shutil.copy(traces_log, os.path.join(c.out, "nimbus-observability-traces.log"))
+
+    def check_trace_export(self, server, sink, wrk_requests, log_path):
+        """Stops the traces server (SIGTERM drains its span queue) and checks that the
+        sink received spans: a figure with the counts and findings when spans are
+        missing or were dropped."""
+        res = self.res
+        proc, port, api = server
+        invocations = dropped = None
+        try:
+            st, _, data = api.request("GET", "/metrics")
+            if st == 200:
+                invocations = prom_sum(data, "nimbus_invocations_total")
+                invocations = int(invocations) if invocations is not None else None
+                dropped = prom_sum(data, "nimbus_trace_spans_dropped_total")
+        except OSError:
+            pass
+        api.close()
+        proc.terminate()
+        try:
+            rc = proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = proc.wait()
+        if rc != 0:
+            res.finding(f"observability: the traces server exited with status {rc} on SIGTERM")
+        # Its spans were exported before it exited; allow a last request in flight.
+        got = sink.counts()
+        deadline = time.time() + 2
+        while time.time() < deadline:
+            time.sleep(0.2)
+            now = sink.counts()
+            if now == got:
+                break
+            got = now
+        made = invocations if invocations is not None else wrk_requests
+        per = got["spans"] / made if made else None
+        # Every span nimbus made was either received or counted as dropped.
+        made_per = (got["spans"] + (dropped or 0)) / made if made else None
+        rec = {"bench": "observability", "runtime": "provided", "metric": "trace_spans_received",
+               "value": got["spans"], "unit": "spans", "invocations": invocations,
+               "wrk_requests": wrk_requests,
+               "spans_per_invocation": round(per, 3) if per is not None else None,
+               "spans_made_per_invocation": (round(made_per, 3) if made_per is not None
+                                             else None),
+               "export_requests": got["requests"], "export_bytes": got["bytes"],
+               "bad_export_requests": got["bad"], "spans_dropped": dropped,
+               "sink_busy_ms": got["busy_ms"], "sink_max_request_ms": got["max_ms"],
+               "note": "spans the OTLP sink received from the traces server; invocations: "
+                       "its nimbus_invocations_total (wrk_requests: those wrk counted)"}
+        print("OTLPSINK " + json.dumps(rec), flush=True)
+        res.jsonl.write(json.dumps(rec) + "\n")
+        res.jsonl.flush()
+        res.raw_record(phase="observability-traces", **rec)
+        if got["spans"] == 0:
+            res.finding(f"trace export: the OTLP sink received no spans ({got['requests']} "
+                        f"export requests) for {made} invocations of the --otlp-endpoint server")
+        else:
+            res.finding(f"trace export: the OTLP sink received {got['spans']} spans in "
+                        f"{got['requests']} export requests for {made} invocations "
+                        f"({per or 0:.2f} spans per invocation)")
+        if got["bad"]:
+            res.finding(f"trace export: {got['bad']} export requests the sink could not parse")
+        if dropped:
+            total = got["spans"] + dropped
+            avg = got["busy_ms"] / got["requests"] if got["requests"] else 0.0
+            res.finding(f"trace export: nimbus dropped {dropped:.0f} of {total:.0f} spans "
+                        f"({100 * dropped / total:.1f} %; nimbus_trace_spans_dropped_total: its "
+                        "span queue full, or exports that failed) while the sink answered "
+                        f"each export in {avg:.1f} ms on average, {got['max_ms']:.1f} ms at most")
+        warns = {}
+        try:
+            with open(log_path, errors="replace") as f:
+                for line in f:
+                    try:
+                        r = json.loads(line)
+                    except ValueError:
+                        continue
+                    if r.get("level") in ("warn", "warning", "error", "fatal"):
+                        key = f"{r.get('level')}: {r.get('msg') or r.get('message') or '?'}"
+                        warns[key] = warns.get(key, 0) + 1
+        except OSError:
+            pass
+        for key, n in sorted(warns.items(), key=lambda kv: -kv[1])[:5]:
+            res.finding(f"observability traces server log: {n} x '{key}'")
 
     def phase_scale(self):
         c, res = self.cfg, self.res
@@ -899,6 +1123,21 @@ def make_payload(size):
     assert len(out) == size, len(out)
     return out
 
+
+def prom_sum(text, name):
+    """Sum of every sample of metric `name` in a Prometheus text exposition (bytes or
+    str); None when it has no sample."""
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    total, seen = 0.0, False
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name):len(name) + 1] in ("{", " "):
+            try:
+                total += float(line.rsplit(None, 1)[-1])
+                seen = True
+            except ValueError:
+                pass
+    return total if seen else None
 
 def wait_http(port, path, timeout, method="POST"):
     deadline = time.time() + timeout
