@@ -29,8 +29,10 @@ Result<std::string> loadCode(const fs::path& path) {
 // The configuration fields the user gave, in Lambda's member names. Environment replaces
 // the whole variable set, as UpdateFunctionConfiguration does.
 json::object configFields(const DeployOptions& options,
-                          const std::map<std::string, std::string>& env) {
+                          const std::map<std::string, std::string>& env,
+                          const std::optional<std::string>& dead_letter_arn) {
   json::object fields;
+  if (dead_letter_arn) fields["DeadLetterConfig"] = json::object{{"TargetArn", *dead_letter_arn}};
   if (options.runtime) fields["Runtime"] = *options.runtime;
   if (options.handler) fields["Handler"] = *options.handler;
   if (options.description) fields["Description"] = *options.description;
@@ -42,6 +44,27 @@ json::object configFields(const DeployOptions& options,
     fields["Environment"] = json::object{{"Variables", std::move(variables)}};
   }
   return fields;
+}
+
+// --dead-letter-queue takes a queue's name or its ARN ("" removes the setting); Lambda's
+// DeadLetterConfig wants the ARN, which the queue API knows.
+Result<std::string> deadLetterArn(ApiClient& client, const std::string& value) {
+  if (value.empty() || value.rfind("arn:", 0) == 0) return value;
+  auto response = client.send("GET", queuePath(value));
+  if (!response.ok()) return response.error();
+  if (response->status == 404) {
+    return makeError(ErrorCode::kNotFound, "there is no queue named " + value +
+                                               " (create it with: nimbus queue create " + value +
+                                               ")");
+  }
+  if (!response->ok()) {
+    return makeError(ErrorCode::kInternal, "cannot read queue " + value + ": HTTP " +
+                                               std::to_string(response->status) + " " +
+                                               response->body.substr(0, 200));
+  }
+  auto queue = parseJsonObject(response->body, "GetQueue");
+  if (!queue.ok()) return queue.error();
+  return stringField(*queue, "Arn");
 }
 
 // Prints the summary from a FunctionConfiguration response.
@@ -99,6 +122,10 @@ void addDeployCommand(CLI::App& app) {
       ->type_name("NAME=VALUE")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   sub->add_option("--description", "free text");
+  sub->add_option("--dead-letter-queue",
+                  "queue (name or ARN) for events given up after their retries "
+                  "(Lambda's DeadLetterConfig; \"\" removes it)")
+      ->type_name("QUEUE");
   addSettingsOptions(*sub);
   addCommonOptions(*sub, true);
 }
@@ -112,6 +139,7 @@ DeployOptions readDeployOptions(const CLI::App& sub) {
   options.description = optionValue(sub, "--description");
   options.memory_mb = intOptionValue(sub, "--memory");
   options.timeout_s = intOptionValue(sub, "--timeout");
+  options.dead_letter_queue = optionValue(sub, "--dead-letter-queue");
   if (flagGiven(sub, "--env")) {
     options.env = sub.get_option("--env")->as<std::vector<std::string>>();
   }
@@ -126,7 +154,13 @@ int runDeploy(const CommonOptions& common, const DeployOptions& options) {
   if (!zip.ok()) return reportError(zip.error());
   auto client = openClient(common, processEnv());
   if (!client.ok()) return reportError(client.error());
-  json::object config = configFields(options, *env);
+  std::optional<std::string> dead_letter_arn;
+  if (options.dead_letter_queue) {
+    auto arn = deadLetterArn(*client, *options.dead_letter_queue);
+    if (!arn.ok()) return reportError(arn.error());
+    dead_letter_arn = *arn;
+  }
+  json::object config = configFields(options, *env, dead_letter_arn);
 
   auto existing = client->send("GET", functionPath(options.name));
   if (!existing.ok()) return reportError(existing.error());

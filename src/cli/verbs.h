@@ -73,8 +73,9 @@ struct DeployOptions {
   std::optional<std::string> description;
   std::optional<int> memory_mb;
   std::optional<int> timeout_s;
-  std::vector<std::string> env;  // NAME=VALUE items as typed
-  SettingsChange settings;       // --network, --keep-alive: applied after the deploy
+  std::vector<std::string> env;                  // NAME=VALUE items as typed
+  std::optional<std::string> dead_letter_queue;  // a queue's name or ARN; "" removes it
+  SettingsChange settings;  // --network, --keep-alive: applied after the deploy
 };
 void addDeployCommand(CLI::App& app);
 DeployOptions readDeployOptions(const CLI::App& sub);

@@ -213,3 +213,24 @@ def test_event_too_old_to_run_is_dead_lettered_as_throttled(custom_server):
     finally:
         api.close()
         lam.close()
+
+
+def test_cli_deploy_sets_and_removes_it_by_queue_name(server, api, lam, tmp_path):
+    dlq = create_queue(api)
+    name = h.unique_name("dlc-cli")
+    folder = tmp_path / "fn"
+    folder.mkdir()
+    (folder / "app.py").write_text(FLAKY)
+    try:
+        cli_ok(run_cli(server, "deploy", folder, "--name", name, "--runtime", "python3.11",
+                       "--handler", "app.handler", "--dead-letter-queue", dlq["Name"]))
+        h.wait_ready(lam, name)
+        assert dead_letter_of(lam.get_function_configuration(FunctionName=name)) == dlq["Arn"]
+        cli_ok(run_cli(server, "deploy", folder, "--name", name, "--dead-letter-queue", ""))
+        h.wait_ready(lam, name)
+        assert "DeadLetterConfig" not in lam.get_function_configuration(FunctionName=name)
+        missing = run_cli(server, "deploy", folder, "--name", name,
+                          "--dead-letter-queue", h.unique_name("nope"))
+        assert missing.returncode != 0 and "no queue named" in missing.stderr, missing
+    finally:
+        lam.delete_function(FunctionName=name)
