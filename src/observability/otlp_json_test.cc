@@ -132,7 +132,10 @@ TEST(TracerTest, DropsWhenTheQueueIsFull) {
   {
     Tracer tracer(stuck, options, dropped);
     for (int i = 0; i < 20; ++i) tracer.record(sampleSpan());  // never blocks
-    EXPECT_GE(dropped->value(), 20 - 4 - 1);
+    // The writer may take the queue (up to 4 spans) once before it is stuck on the first
+    // of them; then 4 more fit: at most 8 of the 20 are accepted, however it is timed.
+    EXPECT_GE(dropped->value(), 20 - 2 * 4);
+    EXPECT_LT(dropped->value(), 20);
     {
       std::lock_guard lock(stuck->mutex);
       stuck->released = true;
