@@ -2,8 +2,10 @@
 #include "queue/dispatcher.h"
 
 #include <algorithm>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -50,27 +52,54 @@ Result<int> Dispatcher::recover() {
   return n;
 }
 
-void Dispatcher::start() { asio::co_spawn(ioc_, loop(), asio::detached); }
+void Dispatcher::start() { asio::co_spawn(strand_, loop(), asio::detached); }
+
+void Dispatcher::wake() {
+  asio::post(strand_, [this] {
+    wake_requested_ = true;
+    timer_.cancel();
+  });
+}
+
+std::chrono::milliseconds Dispatcher::idleSleep(int64_t now_ms) {
+  std::lock_guard lock(due_mutex_);
+  // What is due now was just claimed (or will be by the poll after a full claim).
+  while (!retry_due_.empty() && retry_due_.top() <= now_ms) retry_due_.pop();
+  if (retry_due_.empty()) return options_.idle_poll;
+  return std::min(options_.idle_poll, std::chrono::milliseconds(retry_due_.top() - now_ms));
+}
 
 asio::awaitable<void> Dispatcher::loop() {
-  asio::steady_timer timer(ioc_);
+  asio::steady_timer gap(strand_);
   while (!stopped_) {
-    int free = options_.workers - in_flight_.load();
+    wake_requested_ = false;
+    const int64_t claimed_at = clock_.nowMillis();
+    const int free = options_.workers - in_flight_.load();
+    bool maybe_more = free <= 0;
     if (free > 0) {
-      auto claim = [this, free] { return store_.claimDueEvents(clock_.nowMillis(), free); };
+      auto claim = [this, free, claimed_at] { return store_.claimDueEvents(claimed_at, free); };
       auto due = co_await worker_.run(std::move(claim));
       if (!due) {
         log::error(kComponent, "cannot claim async events", {{"error", due.error().message}});
+        maybe_more = true;
       } else {
+        maybe_more = static_cast<int>(due->size()) >= free;
         for (auto& event : *due) {
           ++in_flight_;
           asio::co_spawn(ioc_, deliver(std::move(event)), asio::detached);
         }
       }
     }
-    // Sleep even after a full claim: with every worker busy there is nothing to do.
-    timer.expires_after(options_.poll);
-    co_await timer.async_wait(asio::use_awaitable);
+    // At most one claim per poll interval, however often commits wake the loop: claims
+    // share the store with the commits of new events, and would slow their 202s.
+    gap.expires_after(options_.poll);
+    co_await gap.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (wake_requested_ || maybe_more || stopped_) continue;
+    // Nothing known to wait: sleep until a commit wakes the loop or a retry falls due.
+    const auto rest = idleSleep(claimed_at) - options_.poll;
+    if (rest.count() <= 0) continue;
+    timer_.expires_after(rest);
+    co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
   }
 }
 
@@ -92,7 +121,15 @@ asio::awaitable<void> Dispatcher::requeue(const store::AsyncEvent& event, int64_
   if (auto r = co_await worker_.run(std::move(fn)); !r) {
     log::error(kComponent, "cannot requeue async event",
                {{"request_id", event.request_id}, {"error", r.error().message}});
+    co_return;
   }
+  // Known to the loop only after the row is written, so the claim it triggers (or any
+  // later one) sees the retry.
+  {
+    std::lock_guard lock(due_mutex_);
+    retry_due_.push(next_attempt_ms);
+  }
+  wake();
 }
 
 asio::awaitable<void> Dispatcher::finish(const store::AsyncEvent& event, const std::string& status,

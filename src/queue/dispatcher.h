@@ -8,10 +8,14 @@
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <chrono>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <queue>
+#include <vector>
 
 #include "base/blocking_worker.h"
 #include "base/time.h"
@@ -25,7 +29,13 @@ namespace nimbus::queue {
 
 struct DispatcherOptions {
   int workers = 64;  // events in flight at once, across all functions
+  // How soon to claim again while events may be waiting (a full claim, or every
+  // worker busy).
   std::chrono::milliseconds poll{20};
+  // With nothing waiting, the loop sleeps until woken (a commit of new events, a
+  // retry falling due) or this long at most: the fallback for events the dispatcher
+  // is not told of (replays, retries queued by an earlier run).
+  std::chrono::milliseconds idle_poll{250};
 };
 
 class Dispatcher {
@@ -48,7 +58,12 @@ class Dispatcher {
   Result<int> recover();
   void start();
   // Stops claiming; deliveries in flight finish on their own.
-  void stop() { stopped_ = true; }
+  void stop() {
+    stopped_ = true;
+    wake();
+  }
+  // New events are committed: claim now instead of at the next idle poll. Any thread.
+  void wake();
 
  private:
   boost::asio::awaitable<void> loop();
@@ -82,7 +97,19 @@ class Dispatcher {
                                                  const std::string& condition,
                                                  const std::optional<model::InvokeResult>& result);
 
+  // When the loop should claim again, given what it knows: the earliest retry it
+  // queued that is not due yet, else the idle poll.
+  std::chrono::milliseconds idleSleep(int64_t now_ms);
+
   boost::asio::io_context& ioc_;
+  // The claim loop, its timer and wake() run on this strand.
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_{
+      boost::asio::make_strand(ioc_)};
+  boost::asio::steady_timer timer_{strand_};
+  bool wake_requested_ = false;  // on strand_
+  std::mutex due_mutex_;
+  // Due times (clock ms) of retries queued by this run, earliest first.
+  std::priority_queue<int64_t, std::vector<int64_t>, std::greater<>> retry_due_;
   store::Store& store_;
   store::QueueStore& queues_;
   BlockingWorker& worker_;
@@ -95,6 +122,38 @@ class Dispatcher {
   std::atomic<bool> stopped_{false};
   std::mutex gate_mutex_;
   std::map<std::string, int64_t> throttled_until_;  // guarded by gate_mutex_
+};
+
+// Lets the GroupCommitter, built before the Dispatcher, wake it after each commit.
+// Callable from any thread, also before a dispatcher is attached and after it is
+// detached; Attachment detaches when it goes, so declare it after the dispatcher.
+class DispatcherWakeup {
+ public:
+  class Attachment {
+   public:
+    Attachment(DispatcherWakeup& wakeup, Dispatcher& dispatcher) : wakeup_(wakeup) {
+      wakeup_.set(&dispatcher);
+    }
+    ~Attachment() { wakeup_.set(nullptr); }
+    Attachment(const Attachment&) = delete;
+    Attachment& operator=(const Attachment&) = delete;
+
+   private:
+    DispatcherWakeup& wakeup_;
+  };
+
+  void operator()() {
+    std::lock_guard lock(mutex_);
+    if (dispatcher_ != nullptr) dispatcher_->wake();
+  }
+
+ private:
+  void set(Dispatcher* dispatcher) {
+    std::lock_guard lock(mutex_);
+    dispatcher_ = dispatcher;
+  }
+  std::mutex mutex_;
+  Dispatcher* dispatcher_ = nullptr;
 };
 
 }  // namespace nimbus::queue

@@ -214,9 +214,14 @@ int runServe(const ServeOptions& o) {
 
   // The durable async queue: events are committed (in groups) before their 202, and
   // the dispatcher delivers them through the same invoker as sync invokes.
-  queue::GroupCommitter async_queue([&store](const std::vector<store::AsyncEvent>& events) {
-    return store->enqueueEvents(events);
-  });
+  // Each commit wakes the dispatcher, so a new event is claimed at once.
+  queue::DispatcherWakeup wake_dispatcher;
+  queue::GroupCommitter async_queue(
+      [&store, &wake_dispatcher](const std::vector<store::AsyncEvent>& events) {
+        auto ids = store->enqueueEvents(events);
+        if (ids) wake_dispatcher();
+        return ids;
+      });
   SystemClock clock;
   // Blocking store calls of the async side (claims, ends, queues, keys) run here, off
   // the I/O threads.
@@ -229,6 +234,7 @@ int runServe(const ServeOptions& o) {
   queue::Dispatcher dispatcher(ioc, *store, queues, store_worker, invoker, async_queue,
                                queue::RetryPolicy(retry_options, queue::systemRandom()), clock,
                                queue::DispatcherOptions{o.async_workers});
+  queue::DispatcherWakeup::Attachment dispatcher_wakes(wake_dispatcher, dispatcher);
   if (auto recovered = dispatcher.recover(); !recovered) {
     return fail("cannot recover the async queue", recovered.error());
   }
