@@ -182,7 +182,12 @@ TEST_F(CgroupHostTest, PidsLimitStopsAForkLoop) {
   // The grandchildren (now orphans) are still in the group: killAll must get them all.
   const std::string procs = "/sys/fs/cgroup/pids/" + parent_ + "/forks/cgroup.procs";
   EXPECT_FALSE(readText(procs).empty());
-  ASSERT_TRUE((*group)->killAll().ok());
+  // One call waits 250 ms for the killed to leave; seven dying ASan processes on a
+  // loaded CI machine have taken longer, so a few more calls are allowed (still bounded:
+  // a survivor fails the test).
+  Result<void> killed = (*group)->killAll();
+  for (int i = 0; i < 20 && !killed; ++i) killed = (*group)->killAll();
+  ASSERT_TRUE(killed.ok()) << killed.error().message;
   EXPECT_EQ(readText(procs), "");
 }
 
