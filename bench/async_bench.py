@@ -30,7 +30,8 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import Api, free_port, log, percentile, pin, wait_http, zip_dir  # noqa: E402
+from bench import (Api, free_port, log, percentile, pin, split_cpus,  # noqa: E402
+                   wait_http, zip_dir)
 
 PROFILES = {"full": dict(runs=5, events=5000, clients=16),
             "quick": dict(runs=3, events=2000, clients=16)}
@@ -276,12 +277,7 @@ def main():
     for k, v in profile.items():
         if not getattr(cfg, k):
             setattr(cfg, k, v)
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) >= 2 and not cfg.no_pin:
-        cfg.client_cpu, cfg.server_cpu = cpus[0], cpus[-1]
-        os.sched_setaffinity(0, {cfg.client_cpu})
-    else:
-        cfg.client_cpu = cfg.server_cpu = None
+    split_cpus(cfg)
 
     def on_term(*_):
         raise KeyboardInterrupt()

@@ -63,6 +63,17 @@ def percentile(values, p):
     return v[k - 1]
 
 
+def split_cpus(cfg):
+    """The first CPU for this driver and the load generator (pinned now), the last for
+    the servers; both None with fewer than two CPUs or --no-pin."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) >= 2 and not cfg.no_pin:
+        cfg.client_cpu, cfg.server_cpu = cpus[0], cpus[-1]
+        os.sched_setaffinity(0, {cfg.client_cpu})
+    else:
+        cfg.client_cpu = cfg.server_cpu = None
+
+
 def pin(cpu):
     if cpu is None:
         return None
@@ -1370,12 +1381,7 @@ def main():
     if runs_override:
         cfg.runs = runs_override
     cfg.phases = set(cfg.phases.split(","))
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) >= 2 and not cfg.no_pin:
-        cfg.client_cpu, cfg.server_cpu = cpus[0], cpus[-1]
-        os.sched_setaffinity(0, {cfg.client_cpu})
-    else:
-        cfg.client_cpu = cfg.server_cpu = None
+    split_cpus(cfg)
     try:
         cfg.nimbus_version = subprocess.run([cfg.nimbus_bin, "--version"], capture_output=True,
                                             text=True, timeout=10).stdout.strip()

@@ -43,7 +43,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import (Api, free_port, log, make_payload, percentile, pin,  # noqa: E402
+from bench import (Api, free_port, log, make_payload, percentile, pin, split_cpus,  # noqa: E402
                    wait_http, zip_dir)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -232,12 +232,7 @@ def main():
     cfg.profile = "quick" if cfg.quick else "full"
     if not cfg.samples:
         cfg.samples = PROFILES[cfg.profile]["samples"]
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) >= 2 and not cfg.no_pin:
-        cfg.client_cpu, cfg.server_cpu = cpus[0], cpus[-1]
-        os.sched_setaffinity(0, {cfg.client_cpu})
-    else:
-        cfg.client_cpu = cfg.server_cpu = None
+    split_cpus(cfg)
     os.makedirs(cfg.out, exist_ok=True)
     modes = list(MODES)
     if cfg.compare_bin:

@@ -109,13 +109,9 @@ int runInvocations(const CommonOptions& common, const InvocationsOptions& o) {
     auto response = client->send("GET", target);
     if (!response.ok()) return reportError(response.error());
     if (!response->ok()) return reportApiError(*response);
-    boost::system::error_code ec;
-    json::value body = json::parse(response->body, ec);
-    if (ec || !body.is_object()) {
-      return reportError(makeError(ErrorCode::kInternal, "unexpected invocations response: " +
-                                                             response->body.substr(0, 200)));
-    }
-    const json::object& page = body.get_object();
+    auto body = parseJsonObject(response->body, "invocations");
+    if (!body.ok()) return reportError(body.error());
+    const json::object& page = *body;
     if (const json::value* items = page.if_contains("invocations"); items && items->is_array()) {
       for (const json::value& item : items->get_array()) all.push_back(item);
     }

@@ -51,13 +51,9 @@ int runSettings(const CommonOptions& common, const std::string& name,
                                  : patchSettings(*client, name, change);
   if (!response.ok()) return reportError(response.error());
   if (!response->ok()) return reportApiError(*response);
-  boost::system::error_code ec;
-  json::value value = json::parse(response->body, ec);
-  if (ec || !value.is_object()) {
-    return reportError(makeError(ErrorCode::kInternal, "unexpected response (not a JSON object): " +
-                                                           response->body.substr(0, 200)));
-  }
-  std::cout << prettyJson(value.get_object());
+  auto settings = parseJsonObject(response->body, "settings");
+  if (!settings.ok()) return reportError(settings.error());
+  std::cout << prettyJson(*settings);
   return kExitOk;
 }
 

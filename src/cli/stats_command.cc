@@ -110,13 +110,9 @@ int runStats(const CommonOptions& common, const StatsOptions& o) {
   auto response = client->send("GET", target);
   if (!response.ok()) return reportError(response.error());
   if (!response->ok()) return reportApiError(*response);
-  boost::system::error_code ec;
-  json::value body = json::parse(response->body, ec);
-  if (ec || !body.is_object()) {
-    return reportError(makeError(ErrorCode::kInternal,
-                                 "unexpected stats response: " + response->body.substr(0, 200)));
-  }
-  std::cout << (o.as_json ? prettyJson(body) : formatStats(body.get_object()));
+  auto body = parseJsonObject(response->body, "stats");
+  if (!body.ok()) return reportError(body.error());
+  std::cout << (o.as_json ? prettyJson(*body) : formatStats(*body));
   return kExitOk;
 }
 
